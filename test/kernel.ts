@@ -8,7 +8,7 @@ import { test, type TestContext } from 'node:test';
 export const isRoot = process.getuid?.() === 0;
 const inCI = process.env.CI === 'true';
 
-export function kernelTest(name: string, fn: (t: TestContext) => unknown | Promise<unknown>): void {
+export function kernelTest(name: string, fn: (t: TestContext) => void | Promise<void>): void {
   if (isRoot) {
     test(name, fn);
   } else if (inCI) {

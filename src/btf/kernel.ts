@@ -1,0 +1,31 @@
+import { readFileSync } from 'node:fs';
+import { TsbpfError } from '../errors.js';
+import { parseBtf, type Btf } from './btf.js';
+
+export const VMLINUX_BTF_PATH = '/sys/kernel/btf/vmlinux';
+
+const cache = new Map<string, Btf>();
+
+/**
+ * The running kernel's BTF, parsed once per path. It is a few MiB and about 100k types,
+ * so every user shares one copy.
+ */
+export function kernelBtf(path = process.env.BTF_FILE_PATH || VMLINUX_BTF_PATH): Btf {
+  let btf = cache.get(path);
+  if (!btf) {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(path);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new TsbpfError(
+        err.code === 'ENOENT'
+          ? `kernel BTF not found at ${path}: this kernel was built without CONFIG_DEBUG_INFO_BTF (tsbpf needs Linux >= 5.8 with BTF)`
+          : `cannot read kernel BTF ${path}: ${err.message}`,
+      );
+    }
+    btf = parseBtf(bytes);
+    cache.set(path, btf);
+  }
+  return btf;
+}

@@ -1,0 +1,87 @@
+import { ByteView, decodeName } from '../binary.js';
+import { ParseError } from '../errors.js';
+
+/**
+ * A BTF string section. Offsets into it are what .BTF.ext records and the kernel use,
+ * so an encoder keeps the original bytes as a prefix and only appends new strings.
+ */
+export class StringTable {
+  private cache = new Map<number, string>();
+  private index?: Map<string, number>;
+  private appended: string[] = [];
+  private appendedSize = 0;
+
+  constructor(readonly bytes: Uint8Array) {
+    if (bytes.byteLength > 0 && bytes[0] !== 0) throw new ParseError('BTF', 'string section does not start with an empty string');
+  }
+
+  get(offset: number): string {
+    let s = this.cache.get(offset);
+    if (s !== undefined) return s;
+    if (offset >= this.bytes.byteLength + this.appendedSize || offset < 0) {
+      throw new ParseError('BTF', `string offset ${offset} is outside the string section (${this.bytes.byteLength} bytes)`);
+    }
+    if (offset >= this.bytes.byteLength) {
+      s = this.lookupAppended(offset);
+    } else {
+      const end = this.bytes.indexOf(0, offset);
+      if (end < 0) throw new ParseError('BTF', `string at offset ${offset} has no NUL terminator`);
+      s = decodeName(this.bytes.subarray(offset, end));
+    }
+    this.cache.set(offset, s);
+    return s;
+  }
+
+  /** The offset of `s`, appending it when the table lacks it. */
+  add(s: string): number {
+    if (s === '') return 0;
+    if (!this.index) {
+      this.index = new Map();
+      let start = 0;
+      for (let i = 0; i < this.bytes.byteLength; i++) {
+        if (this.bytes[i] === 0) {
+          const str = decodeName(this.bytes.subarray(start, i));
+          if (!this.index.has(str)) this.index.set(str, start);
+          start = i + 1;
+        }
+      }
+    }
+    const found = this.index.get(s);
+    if (found !== undefined) return found;
+    const off = this.bytes.byteLength + this.appendedSize;
+    this.appended.push(s);
+    this.appendedSize += Buffer.byteLength(s) + 1;
+    this.index.set(s, off);
+    this.cache.set(off, s);
+    return off;
+  }
+
+  private lookupAppended(offset: number): string {
+    let at = this.bytes.byteLength;
+    for (const s of this.appended) {
+      if (at === offset) return s;
+      at += Buffer.byteLength(s) + 1;
+    }
+    throw new ParseError('BTF', `string offset ${offset} points into the middle of a string`);
+  }
+
+  /** The whole table: the original bytes then the appended strings. */
+  encode(): Uint8Array {
+    if (this.appended.length === 0) return this.bytes;
+    const out = new Uint8Array(this.bytes.byteLength + this.appendedSize);
+    out.set(this.bytes);
+    let at = this.bytes.byteLength;
+    for (const s of this.appended) {
+      at += Buffer.from(out.buffer, out.byteOffset + at).write(s, 'utf8') + 1;
+    }
+    return out;
+  }
+
+  static empty(): StringTable {
+    return new StringTable(new Uint8Array([0]));
+  }
+}
+
+export function readView(bytes: Uint8Array): ByteView {
+  return new ByteView(bytes, 'BTF');
+}

@@ -1,0 +1,197 @@
+/**
+ * ELF64 reader for relocatable BPF objects (what clang -target bpf emits). Pure: no I/O,
+ * no syscalls; every malformed input ends in ParseError.
+ */
+import { ByteView } from '../binary.js';
+import { ParseError } from '../errors.js';
+
+export const EM_BPF = 247;
+export const ET_REL = 1;
+
+export const SHT_NULL = 0;
+export const SHT_PROGBITS = 1;
+export const SHT_SYMTAB = 2;
+export const SHT_STRTAB = 3;
+export const SHT_RELA = 4;
+export const SHT_NOBITS = 8;
+export const SHT_REL = 9;
+export const SHF_WRITE = 0x1;
+export const SHF_ALLOC = 0x2;
+export const SHF_EXECINSTR = 0x4;
+
+export const STT_NOTYPE = 0;
+export const STT_OBJECT = 1;
+export const STT_FUNC = 2;
+export const STT_SECTION = 3;
+export const STT_FILE = 4;
+export const STB_LOCAL = 0;
+export const STB_GLOBAL = 1;
+export const STB_WEAK = 2;
+export const SHN_UNDEF = 0;
+export const SHN_ABS = 0xfff1;
+export const SHN_COMMON = 0xfff2;
+
+/** BPF relocation types (R_BPF_*). */
+export const R_BPF_NONE = 0;
+export const R_BPF_64_64 = 1;
+export const R_BPF_64_ABS64 = 2;
+export const R_BPF_64_ABS32 = 3;
+export const R_BPF_64_NODYLD32 = 4;
+export const R_BPF_64_32 = 10;
+
+const MACHINES: Record<number, string> = {
+  0: 'none', 3: 'x86 (i386)', 8: 'MIPS', 20: 'PowerPC', 21: 'PowerPC64', 22: 's390', 40: 'ARM',
+  42: 'SuperH', 43: 'SPARC v9', 62: 'x86-64', 183: 'AArch64', 243: 'RISC-V', 247: 'BPF', 258: 'LoongArch',
+};
+
+export interface ElfSection {
+  index: number;
+  name: string;
+  type: number;
+  flags: bigint;
+  offset: number;
+  size: number;
+  link: number;
+  info: number;
+  addralign: number;
+  entsize: number;
+  /** The section's bytes; empty for SHT_NOBITS (.bss), whose `size` still counts. */
+  data: Uint8Array;
+}
+
+export interface ElfSymbol {
+  index: number;
+  name: string;
+  value: number;
+  size: number;
+  type: number;
+  bind: number;
+  visibility: number;
+  shndx: number;
+}
+
+export interface ElfRel {
+  offset: number;
+  symbol: number;
+  type: number;
+}
+
+export interface ElfFile {
+  machine: number;
+  type: number;
+  sections: ElfSection[];
+  symbols: ElfSymbol[];
+  sectionByName(name: string): ElfSection | undefined;
+  /** Relocations that apply to section `index` (from its SHT_REL section). */
+  relocationsFor(index: number): ElfRel[];
+}
+
+export function parseElf(bytes: Uint8Array): ElfFile {
+  if (bytes.byteLength < 16) throw new ParseError('ELF', `file is ${bytes.byteLength} bytes, too short for an ELF header`);
+  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
+    throw new ParseError('ELF', 'not an ELF file (bad magic)');
+  }
+  if (bytes[4] !== 2) throw new ParseError('ELF', 'not a 64-bit ELF (ELFCLASS64 expected; BPF objects are 64-bit)');
+  if (bytes[5] === 2) {
+    throw new ParseError('ELF', 'big-endian object (bpfeb): only little-endian BPF objects (clang -target bpf on this host, bpfel) are supported');
+  }
+  if (bytes[5] !== 1) throw new ParseError('ELF', `unknown data encoding ${bytes[5]}`);
+  const v = new ByteView(bytes, 'ELF');
+  if (v.length < 64) throw new ParseError('ELF', `file is ${v.length} bytes, too short for an ELF64 header`);
+  const type = v.u16(16);
+  const machine = v.u16(18);
+  if (machine !== EM_BPF) {
+    throw new ParseError('ELF', `object is for machine ${MACHINES[machine] ?? `#${machine}`}, not BPF (EM_BPF): compile with clang -target bpf`);
+  }
+  if (type !== ET_REL) throw new ParseError('ELF', `ELF type ${type} is not a relocatable object (ET_REL)`);
+
+  const shoff = v.offset64(40, 'e_shoff');
+  const shentsize = v.u16(58, 'e_shentsize');
+  let shnum = v.u16(60, 'e_shnum');
+  let shstrndx = v.u16(62, 'e_shstrndx');
+  if (shoff === 0) throw new ParseError('ELF', 'no section header table');
+  if (shentsize < 64) throw new ParseError('ELF', `section header size ${shentsize} is smaller than 64`);
+  // Extended numbering: counts too big for the header live in section 0.
+  if (shnum === 0) shnum = Number(v.offset64(shoff + 32, 'extended e_shnum'));
+  if (shstrndx === 0xffff) shstrndx = v.u32(shoff + 40, 'extended e_shstrndx');
+  v.check(shoff, shnum * shentsize, 'section header table');
+
+  const raw = [] as Omit<ElfSection, 'name'>[];
+  const nameOffsets: number[] = [];
+  for (let i = 0; i < shnum; i++) {
+    const h = shoff + i * shentsize;
+    const shType = v.u32(h + 4);
+    const offset = v.offset64(h + 24, 'sh_offset');
+    const size = v.offset64(h + 32, 'sh_size');
+    const data = shType === SHT_NOBITS || shType === SHT_NULL ? new Uint8Array(0) : v.slice(offset, size, `section #${i} contents`);
+    nameOffsets.push(v.u32(h));
+    raw.push({
+      index: i,
+      type: shType,
+      flags: v.u64(h + 8),
+      offset,
+      size,
+      link: v.u32(h + 40),
+      info: v.u32(h + 44),
+      addralign: v.offset64(h + 48, 'sh_addralign'),
+      entsize: v.offset64(h + 56, 'sh_entsize'),
+      data,
+    });
+  }
+  if (shstrndx >= raw.length) throw new ParseError('ELF', `section name table index ${shstrndx} out of range`);
+  const shstr = new ByteView(raw[shstrndx]!.data, 'ELF');
+  const sections: ElfSection[] = raw.map((s, i) => ({
+    ...s,
+    name: i === 0 ? '' : shstr.cstring(nameOffsets[i]!, `name of section #${i}`),
+  }));
+
+  const symbols: ElfSymbol[] = [];
+  const symtab = sections.find((s) => s.type === SHT_SYMTAB);
+  if (symtab) {
+    if (symtab.link >= sections.length) throw new ParseError('ELF', 'symbol table links to a missing string table');
+    const strs = new ByteView(sections[symtab.link]!.data, 'ELF');
+    const sv = new ByteView(symtab.data, 'ELF');
+    const count = Math.floor(symtab.data.byteLength / 24);
+    for (let i = 0; i < count; i++) {
+      const o = i * 24;
+      const info = sv.u8(o + 4);
+      symbols.push({
+        index: i,
+        name: strs.cstring(sv.u32(o), `name of symbol #${i}`),
+        type: info & 0xf,
+        bind: info >> 4,
+        visibility: sv.u8(o + 5) & 0x3,
+        shndx: sv.u16(o + 6),
+        value: sv.offset64(o + 8, 'st_value'),
+        size: sv.offset64(o + 16, 'st_size'),
+      });
+    }
+  }
+
+  const relocs = new Map<number, ElfRel[]>();
+  for (const s of sections) {
+    if (s.type === SHT_RELA) throw new ParseError('ELF', `section ${s.name}: RELA relocations are not used by BPF objects`);
+    if (s.type !== SHT_REL) continue;
+    if (s.info >= sections.length) throw new ParseError('ELF', `relocation section ${s.name} targets missing section #${s.info}`);
+    const rv = new ByteView(s.data, 'ELF');
+    const list: ElfRel[] = [];
+    for (let o = 0; o + 16 <= s.data.byteLength; o += 16) {
+      const info = rv.u64(o + 8);
+      const symbol = Number(info >> 32n);
+      if (symbol >= symbols.length) throw new ParseError('ELF', `relocation in ${s.name} refers to missing symbol #${symbol}`);
+      list.push({ offset: rv.offset64(o), symbol, type: Number(info & 0xffffffffn) });
+    }
+    relocs.set(s.info, (relocs.get(s.info) ?? []).concat(list));
+  }
+
+  const byName = new Map<string, ElfSection>();
+  for (const s of sections) if (!byName.has(s.name)) byName.set(s.name, s);
+  return {
+    machine,
+    type,
+    sections,
+    symbols,
+    sectionByName: (name) => byName.get(name),
+    relocationsFor: (index) => relocs.get(index) ?? [],
+  };
+}
