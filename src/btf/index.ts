@@ -3,3 +3,4 @@ export { Btf, parseBtf, encodeBtf, isCharInt, isSignedInt, isBoolInt, structOf }
 export { StringTable } from './strings.js';
 export * from './ext.js';
 export { kernelBtf, VMLINUX_BTF_PATH } from './kernel.js';
+export { decodeValue, encodeValue, ValueError } from './codec.js';

@@ -1,0 +1,13 @@
+#!/usr/bin/env node
+// The tsbpf command. The TypeScript sources are compiled to dist/ by `npm run build`
+// (scripts/setup.sh does it).
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+const main = new URL('../dist/src/cli/main.js', import.meta.url);
+if (!existsSync(fileURLToPath(main))) {
+  process.stderr.write('tsbpf: not built yet: run `bash scripts/setup.sh` (or `npm install && npm run build`) first\n');
+  process.exit(1);
+}
+const { main: run } = await import(main.href);
+process.exitCode = await run(process.argv);

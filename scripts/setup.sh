@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Sets up tsbpf on a fresh Debian/Ubuntu machine; safe to run again (it only does what
+# is missing). Node >= 20 and npm must already be there.
+#   bash scripts/setup.sh            npm dependencies + TypeScript build (enough to run tools:
+#                                    their BPF objects are committed, no compiler needed)
+#   bash scripts/setup.sh --compiler also Debian's clang, llvm and libbpf-dev, to compile BPF C
+#                                    (tests, tsbpf build)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--compiler" ]; then
+  missing=()
+  command -v clang >/dev/null 2>&1 || missing+=(clang)
+  command -v llvm-strip >/dev/null 2>&1 || missing+=(llvm)
+  [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
+  if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" != 0 ]; then
+      echo "setup: need root to install ${missing[*]}: sudo apt-get install -y ${missing[*]}" >&2
+      exit 1
+    fi
+    echo "setup: installing ${missing[*]} (apt-get)" >&2
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+# npm ci only when node_modules was not installed from this exact lock file.
+stamp=node_modules/.tsbpf-lock.sha256
+if [ "$(sha256sum package-lock.json)" != "$(cat "$stamp" 2>/dev/null)" ]; then
+  npm ci --no-audit --no-fund --loglevel=error
+  sha256sum package-lock.json > "$stamp"
+fi
+npx --no-install tsc -p tsconfig.json

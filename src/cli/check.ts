@@ -1,0 +1,53 @@
+/**
+ * tsbpf check: does every program of this object pass the verifier on this kernel?
+ */
+import { Collection, VerifierError } from '../loader/index.js';
+import { linkProgram, loadObjectFile } from '../object/index.js';
+import { mapTypeName, progTypeName } from '../sys/constants.js';
+import { reportError } from './main.js';
+
+export function checkCommand(path: string, opts: { logLevel: number }): number {
+  const spec = loadObjectFile(path);
+  const coll = Collection.load(spec, { collectFailures: true, logLevel: opts.logLevel });
+  try {
+    const rows: string[][] = [['PROGRAM', 'TYPE', 'SECTION', 'INSNS', 'VERIFIED']];
+    for (const p of spec.programs) {
+      const loaded = coll.programs.get(p.name);
+      rows.push([
+        p.name,
+        shortName(progTypeName(p.progType), 'BPF_PROG_TYPE_'),
+        p.section,
+        String(loaded ? loaded.insnCount : linkProgram(spec, p).insns.byteLength / 8),
+        loaded ? String(loaded.info().verifiedInsns) : 'REJECTED',
+      ]);
+    }
+    process.stdout.write(table(rows));
+    const maps = [...coll.maps.values()].map((m) => `${m.name} (${shortName(mapTypeName(m.type), 'BPF_MAP_TYPE_')})`);
+    process.stdout.write(`maps: ${maps.join(', ') || 'none'}\n`);
+    for (const p of coll.programs.values()) {
+      if (p.log) process.stderr.write(`--- verifier log of ${p.name}\n${p.log.trimEnd()}\n`);
+    }
+    for (const [name, err] of coll.failures) {
+      if (err instanceof VerifierError) process.stderr.write(`--- program ${name} rejected (${err.code}); verifier log:\n${err.log.trimEnd()}\n`);
+      else reportError(err);
+    }
+    const ok = coll.programs.size;
+    const bad = coll.failures.size;
+    process.stdout.write(`${ok} program${ok === 1 ? '' : 's'} accepted, ${bad} rejected\n`);
+    return bad ? 1 : 0;
+  } finally {
+    coll.close();
+  }
+}
+
+function shortName(full: string, prefix: string): string {
+  return full.startsWith(prefix) ? full.slice(prefix.length).toLowerCase() : full;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => r[i]!.length)));
+  const numeric = new Set([3, 4]);
+  return rows
+    .map((r) => r.map((c, i) => (numeric.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!))).join('  ').trimEnd() + '\n')
+    .join('');
+}

@@ -1,0 +1,54 @@
+/**
+ * The tsbpf command line. Events and results go to stdout, diagnostics to stderr;
+ * a diagnosed failure exits 1 with a one-line reason (plus the verifier log when
+ * there is one), never a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { TsbpfError } from '../errors.js';
+import { VerifierError, BtfLoadError } from '../loader/index.js';
+import { checkCommand } from './check.js';
+
+export async function main(argv: string[]): Promise<number> {
+  const program = new Command('tsbpf')
+    .description('eBPF toolkit for Node.js: load, check and run BPF programs without libbpf')
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  let status = 0;
+  program
+    .command('check')
+    .description('load every program of a BPF object into the kernel (without attaching), report what the verifier says, unload')
+    .argument('<object>', 'a clang-compiled BPF object (.bpf.o)')
+    .option('--log-level <n>', 'verifier log level to request even on success (1: instructions, 2: states, 4: stats)', parseLevel, 0)
+    .option('-v, --verbose', 'print the verifier log of accepted programs too (same as --log-level 1)')
+    .addHelpText('after', '\nExample:\n  tsbpf check exitsnoop.bpf.o\n\nExit status: 0 when every program is accepted, 1 otherwise (the verifier log goes to stderr).')
+    .action((object: string, opts: { logLevel: number; verbose?: boolean }) => {
+      status = checkCommand(object, { logLevel: opts.verbose && !opts.logLevel ? 1 : opts.logLevel });
+    });
+
+  try {
+    await program.parseAsync(argv);
+    return status;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    return reportError(e);
+  }
+}
+
+export function reportError(e: unknown): number {
+  if (e instanceof VerifierError || e instanceof BtfLoadError) {
+    process.stderr.write(`tsbpf: ${e.message.split('\n')[0]}\n${e.log.trimEnd()}\n`);
+  } else if (e instanceof TsbpfError) {
+    process.stderr.write(`tsbpf: ${e.message}\n`);
+  } else {
+    process.stderr.write(`tsbpf: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    return 70;
+  }
+  return 1;
+}
+
+function parseLevel(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0 || n > 7) throw new TsbpfError(`--log-level: ${v} is not a number from 0 to 7`);
+  return n;
+}

@@ -1,0 +1,15 @@
+/**
+ * tsbpf's public API: read a BPF object, load it, use its maps, globals and programs.
+ *
+ *   const spec = loadObjectFile('prog.bpf.o');
+ *   setGlobal(spec, 'min_age', 5);          // const volatile, before load
+ *   using coll = Collection.load(spec);
+ *   coll.map('counts').lookup(1);
+ */
+export { TsbpfError, ParseError, NotSupportedError } from './errors.js';
+export { SysError } from './sys/errors.js';
+export { defaultSys } from './sys/index.js';
+export type { Sys } from './sys/types.js';
+export { parseObject, loadObjectFile, type ObjectSpec, type MapSpec, type ProgramSpec, type VariableSpec } from './object/index.js';
+export { Collection, Variable, setGlobal, BpfMap, Program, VerifierError, BtfLoadError, type LoadOptions } from './loader/index.js';
+export { Btf, parseBtf, kernelBtf, decodeValue, encodeValue, ValueError } from './btf/index.js';

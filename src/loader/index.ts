@@ -1,0 +1,5 @@
+export { Collection, Variable, setGlobal, type LoadOptions } from './collection.js';
+export { BpfMap, kernelObjectName } from './map.js';
+export { Program, loadProgram, type ProgramLoadOptions } from './program.js';
+export { VerifierError, BtfLoadError } from './errors.js';
+export { haveMapType, haveProgType } from './probe.js';

@@ -1,0 +1,238 @@
+/**
+ * A kernel map and its typed API. Keys and values are encoded and decoded from the
+ * map's BTF types when it has them (see btf/codec.ts for the representation); raw
+ * Uint8Array keys and values always work.
+ */
+import { decodeValue, encodeValue, type Btf } from '../btf/index.js';
+import { NotSupportedError, TsbpfError } from '../errors.js';
+import type { MapSpec } from '../object/index.js';
+import * as C from '../sys/constants.js';
+import { SysError } from '../sys/errors.js';
+import type { MapInfo, Mapping, Sys } from '../sys/types.js';
+import { haveMapType } from './probe.js';
+
+const PER_CPU = new Set<number>([C.BPF_MAP_TYPE_PERCPU_ARRAY, C.BPF_MAP_TYPE_PERCPU_HASH, C.BPF_MAP_TYPE_LRU_PERCPU_HASH]);
+
+/** What the kernel accepts as a map or program name: 15 characters of [A-Za-z0-9_.]. */
+export function kernelObjectName(name: string): string {
+  return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, C.BPF_OBJ_NAME_LEN - 1);
+}
+
+export class BpfMap {
+  private closed = false;
+  private mapping?: Mapping;
+  private readonly cpus: number;
+  /** Bytes of one key and of one (all-CPU) value buffer. */
+  private readonly keyBuf: Uint8Array;
+  private readonly valueBuf: Uint8Array;
+
+  constructor(
+    private readonly sys: Sys,
+    readonly fd: number,
+    readonly spec: MapSpec,
+    /** The object's BTF, for typed keys and values. */
+    readonly btf?: Btf,
+  ) {
+    this.cpus = PER_CPU.has(spec.type) ? sys.possibleCpus() : 1;
+    this.keyBuf = new Uint8Array(spec.keySize);
+    this.valueBuf = new Uint8Array(this.cpus > 1 ? roundUp(spec.valueSize, 8) * this.cpus : spec.valueSize);
+  }
+
+  get name(): string {
+    return this.spec.name;
+  }
+  get type(): number {
+    return this.spec.type;
+  }
+  get keySize(): number {
+    return this.spec.keySize;
+  }
+  get valueSize(): number {
+    return this.spec.valueSize;
+  }
+  get maxEntries(): number {
+    return this.spec.maxEntries;
+  }
+
+  /** Creates the map in the kernel, with BTF types when the kernel takes them. */
+  static create(sys: Sys, spec: MapSpec, btf: Btf | undefined, btfFd: number | undefined, innerMapFd?: number): BpfMap {
+    const attr = {
+      mapType: spec.type,
+      keySize: spec.keySize,
+      valueSize: spec.valueSize,
+      maxEntries: spec.maxEntries,
+      mapFlags: spec.flags,
+      numaNode: spec.numaNode,
+      mapName: kernelObjectName(spec.name),
+      mapExtra: spec.mapExtra,
+      innerMapFd,
+    };
+    const withBtf = btfFd !== undefined && (spec.keyTypeId || spec.valueTypeId)
+      ? { ...attr, btfFd, btfKeyTypeId: spec.keyTypeId, btfValueTypeId: spec.valueTypeId }
+      : undefined;
+    let fd: number;
+    try {
+      try {
+        fd = sys.mapCreate(withBtf ?? attr);
+      } catch (e) {
+        // Some map types or kernels refuse BTF for key/value; the map works without it.
+        if (!withBtf || !(e instanceof SysError) || e.code !== 'EINVAL') throw e;
+        fd = sys.mapCreate(attr);
+      }
+    } catch (e) {
+      if (e instanceof SysError && e.code === 'EINVAL' && !haveMapType(sys, spec.type)) {
+        throw new NotSupportedError(`${C.mapTypeName(spec.type)} maps`, `map ${spec.name}`);
+      }
+      if (e instanceof SysError) {
+        throw new TsbpfError(`creating map ${spec.name} (${C.mapTypeName(spec.type)}, key ${spec.keySize}, value ${spec.valueSize}, max_entries ${spec.maxEntries}): ${e.message}`);
+      }
+      throw e;
+    }
+    return new BpfMap(sys, fd, spec, btf);
+  }
+
+  info(): MapInfo {
+    this.live();
+    return this.sys.mapGetInfo(this.fd);
+  }
+
+  /** The value for `key`, or undefined when absent. Per-CPU maps give one value per CPU. */
+  lookup(key: unknown): unknown {
+    const raw = this.lookupBytes(this.encodeKey(key));
+    return raw === undefined ? undefined : this.decodeValue(raw);
+  }
+
+  /** Raw lookup: a copy of the value bytes (all CPUs for per-CPU maps). */
+  lookupBytes(key: Uint8Array): Uint8Array | undefined {
+    this.live();
+    return this.sys.mapLookupElem(this.fd, key, this.valueBuf) ? this.valueBuf.slice() : undefined;
+  }
+
+  update(key: unknown, value: unknown, flags: bigint = BigInt(C.BPF_ANY)): void {
+    this.live();
+    this.sys.mapUpdateElem(this.fd, this.encodeKey(key), this.encodeValue(value), flags);
+  }
+
+  /** False when the key was absent. */
+  delete(key: unknown): boolean {
+    this.live();
+    return this.sys.mapDeleteElem(this.fd, this.encodeKey(key));
+  }
+
+  /** Keys in the kernel's iteration order (decoded when the key type is known). */
+  *keys(): Generator<unknown> {
+    for (const k of this.rawKeys()) yield this.decodeKey(k);
+  }
+
+  *entries(): Generator<[unknown, unknown]> {
+    for (const k of this.rawKeys()) {
+      const v = this.lookupBytes(k);
+      // A key deleted between next-key and lookup is simply skipped.
+      if (v !== undefined) yield [this.decodeKey(k), this.decodeValue(v)];
+    }
+  }
+
+  private *rawKeys(): Generator<Uint8Array> {
+    this.live();
+    let prev: Uint8Array | null = null;
+    const next = new Uint8Array(this.spec.keySize);
+    for (let n = 0; ; n++) {
+      if (!this.sys.mapGetNextKey(this.fd, prev, next)) return;
+      const k = next.slice();
+      yield k;
+      prev = k;
+      // Hash maps restart from the beginning when `prev` was deleted meanwhile; bound the walk.
+      if (n > 16 * Math.max(this.spec.maxEntries, 1)) return;
+    }
+  }
+
+  /** Freezes the map: no more writes from user space (the verifier then trusts .rodata). */
+  freeze(): void {
+    this.live();
+    this.sys.mapFreeze(this.fd);
+  }
+
+  /**
+   * The map's memory, shared with BPF programs (BPF_F_MMAPABLE array maps only).
+   * Read-only for frozen maps.
+   */
+  memory(writable = true): ArrayBuffer {
+    this.live();
+    if (!this.mapping) {
+      if (!(this.spec.flags & C.BPF_F_MMAPABLE)) throw new TsbpfError(`map ${this.name} is not mmapable (BPF_F_MMAPABLE)`);
+      const size = roundUp(roundUp(this.spec.valueSize, 8) * this.spec.maxEntries, this.sys.pageSize());
+      this.mapping = this.sys.mmap(size, writable ? C.PROT_READ | C.PROT_WRITE : C.PROT_READ, C.MAP_SHARED, this.fd, 0);
+    }
+    return this.mapping.buffer;
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.mapping) this.sys.munmap(this.mapping);
+    this.mapping = undefined;
+    this.sys.close(this.fd);
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private live(): void {
+    if (this.closed) throw new TsbpfError(`map ${this.name} is closed`);
+  }
+
+  private encodeKey(key: unknown): Uint8Array {
+    if (key instanceof Uint8Array) return checkLength(key, this.spec.keySize, `key of map ${this.name}`);
+    const buf = this.keyBuf;
+    buf.fill(0);
+    const view = new DataView(buf.buffer);
+    if (this.btf && this.spec.keyTypeId) encodeValue(this.btf, this.spec.keyTypeId, key, view, 0, `key of map ${this.name}`);
+    else if (this.spec.keySize === 4 && typeof key === 'number') view.setUint32(0, key, true);
+    else throw new TsbpfError(`map ${this.name} has no BTF key type: pass the key as a Uint8Array of ${this.spec.keySize} bytes`);
+    return buf;
+  }
+
+  private decodeKey(raw: Uint8Array): unknown {
+    if (this.btf && this.spec.keyTypeId) return decodeValue(this.btf, this.spec.keyTypeId, view(raw));
+    return raw;
+  }
+
+  private encodeValue(value: unknown): Uint8Array {
+    if (value instanceof Uint8Array) return checkLength(value, this.valueBuf.byteLength, `value of map ${this.name}`);
+    if (!this.btf || !this.spec.valueTypeId) {
+      throw new TsbpfError(`map ${this.name} has no BTF value type: pass the value as a Uint8Array of ${this.valueBuf.byteLength} bytes`);
+    }
+    const buf = new Uint8Array(this.valueBuf.byteLength);
+    const dv = new DataView(buf.buffer);
+    if (this.cpus > 1) {
+      const values = Array.isArray(value) ? value : new Array(this.cpus).fill(value);
+      const stride = roundUp(this.spec.valueSize, 8);
+      values.forEach((v, cpu) => encodeValue(this.btf!, this.spec.valueTypeId, v, dv, cpu * stride, `value of map ${this.name} on CPU ${cpu}`));
+    } else {
+      encodeValue(this.btf, this.spec.valueTypeId, value, dv, 0, `value of map ${this.name}`);
+    }
+    return buf;
+  }
+
+  private decodeValue(raw: Uint8Array): unknown {
+    if (!this.btf || !this.spec.valueTypeId) return raw;
+    const dv = view(raw);
+    if (this.cpus === 1) return decodeValue(this.btf, this.spec.valueTypeId, dv);
+    const stride = roundUp(this.spec.valueSize, 8);
+    return Array.from({ length: this.cpus }, (_, cpu) => decodeValue(this.btf!, this.spec.valueTypeId, dv, cpu * stride));
+  }
+}
+
+export function roundUp(n: number, to: number): number {
+  return Math.ceil(n / to) * to;
+}
+
+function view(b: Uint8Array): DataView {
+  return new DataView(b.buffer, b.byteOffset, b.byteLength);
+}
+
+function checkLength(b: Uint8Array, size: number, what: string): Uint8Array {
+  if (b.byteLength !== size) throw new TsbpfError(`${what}: ${b.byteLength} bytes given, ${size} expected`);
+  return b;
+}

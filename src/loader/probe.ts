@@ -1,0 +1,50 @@
+/**
+ * Memoised feature probes. They run only to explain a failure ("not supported" rather
+ * than a bare EINVAL), so a successful load never pays for them.
+ */
+import * as C from '../sys/constants.js';
+import type { Sys } from '../sys/types.js';
+
+const cache = new WeakMap<Sys, Map<string, boolean>>();
+
+function memo(sys: Sys, key: string, probe: () => boolean): boolean {
+  let m = cache.get(sys);
+  if (!m) cache.set(sys, (m = new Map()));
+  let v = m.get(key);
+  if (v === undefined) {
+    try {
+      v = probe();
+    } catch {
+      v = false;
+    }
+    m.set(key, v);
+  }
+  return v;
+}
+
+/** Whether the kernel can create maps of this type at all. */
+export function haveMapType(sys: Sys, type: number): boolean {
+  return memo(sys, `map:${type}`, () => {
+    const ring = type === C.BPF_MAP_TYPE_RINGBUF || type === C.BPF_MAP_TYPE_USER_RINGBUF;
+    const fd = sys.mapCreate({
+      mapType: type,
+      keySize: ring ? 0 : 4,
+      valueSize: ring ? 0 : 4,
+      maxEntries: ring ? sys.pageSize() : 1,
+      mapFlags: type === C.BPF_MAP_TYPE_LPM_TRIE || type === C.BPF_MAP_TYPE_HASH_OF_MAPS ? C.BPF_F_NO_PREALLOC : 0,
+    });
+    sys.close(fd);
+    return true;
+  });
+}
+
+/** Whether the kernel knows this program type (a trivial "return 0" loads). */
+export function haveProgType(sys: Sys, type: number): boolean {
+  return memo(sys, `prog:${type}`, () => {
+    // mov r0, 0; exit
+    const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    const fd = sys.progLoad({ progType: type, insns, license: 'GPL' });
+    sys.close(fd);
+    return true;
+  });
+}

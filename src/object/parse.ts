@@ -1,0 +1,389 @@
+/**
+ * ELF -> ObjectSpec. Deterministic and free of syscalls: the same bytes give the same
+ * spec on any machine.
+ */
+import { readFileSync } from 'node:fs';
+import { basename } from 'node:path';
+import { ByteView } from '../binary.js';
+import { Btf, parseBtf, parseBtfExt, type BtfExt, type Datasec } from '../btf/index.js';
+import { BTF_VAR_STATIC } from '../btf/types.js';
+import {
+  parseElf, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION,
+  type ElfFile, type ElfSection, type ElfSymbol,
+} from '../elf/index.js';
+import { ParseError, TsbpfError } from '../errors.js';
+import * as C from '../sys/constants.js';
+import { matchSection, sectionError } from './sections.js';
+import { INSN_SIZE, type DataSection, type FunctionSpec, type MapSpec, type ObjectSpec, type ProgramSpec, type Reference } from './spec.js';
+
+const LD_IMM64 = C.BPF_LD | C.BPF_IMM | C.BPF_DW;
+const CALL = C.BPF_JMP | C.BPF_CALL;
+
+/** Reads and parses an object file; a missing or unreadable file is a TsbpfError. */
+export function loadObjectFile(path: string): ObjectSpec {
+  let bytes: Uint8Array;
+  try {
+    bytes = readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new TsbpfError(err.code === 'ENOENT' ? `${path}: no such file` : `cannot read ${path}: ${err.message}`);
+  }
+  return parseObject(bytes, objectName(path));
+}
+
+/** libbpf's object name: the base name up to the first dot ("exitsnoop.bpf.o" -> "exitsnoop"). */
+export function objectName(path: string): string {
+  const base = basename(path);
+  const dot = base.indexOf('.');
+  return dot > 0 ? base.slice(0, dot) : base;
+}
+
+export function parseObject(bytes: Uint8Array, name = 'object'): ObjectSpec {
+  const elf = parseElf(bytes);
+  const btfSec = elf.sectionByName('.BTF');
+  if (!btfSec) {
+    throw new ParseError('object', 'no .BTF section: compile with clang -g (tsbpf needs BTF for maps, global data and CO-RE)');
+  }
+  const btf = parseBtf(btfSec.data);
+  const extSec = elf.sectionByName('.BTF.ext');
+  const btfExt = extSec ? parseBtfExt(extSec.data, btf.strings) : undefined;
+
+  const licenseSec = elf.sectionByName('license');
+  const license = licenseSec ? new ByteView(licenseSec.data, 'object').cstring(0, 'license') : '';
+  const versionSec = elf.sectionByName('version');
+  const kernVersion = versionSec && versionSec.data.byteLength >= 4 ? new ByteView(versionSec.data, 'object').u32(0) : 0;
+
+  if (elf.sectionByName('maps')) {
+    throw new ParseError('object', 'legacy "maps" section (struct bpf_map_def) is not supported: declare maps with BTF in SEC(".maps")');
+  }
+  fixupDatasecs(elf, btf);
+
+  const dataMaps = parseDataSections(elf, btf, name);
+  const maps = [...parseBtfMaps(elf, btf), ...dataMaps.values()];
+  const seen = new Set<string>();
+  for (const m of maps) {
+    if (seen.has(m.name)) throw new ParseError('object', `two maps are named ${m.name}`);
+    seen.add(m.name);
+  }
+  const { functions, programs } = parseFunctions(elf, btfExt, dataMaps);
+  return { name, license, kernVersion, btf, btfExt, maps, programs, functions };
+}
+
+const isDataSection = (s: ElfSection) =>
+  (s.type === SHT_PROGBITS || s.type === SHT_NOBITS) &&
+  (s.flags & BigInt(SHF_ALLOC)) !== 0n &&
+  (s.flags & BigInt(SHF_EXECINSTR)) === 0n &&
+  (s.name === '.data' || s.name === '.bss' || s.name === '.rodata' || s.name.startsWith('.data.') || s.name.startsWith('.rodata.'));
+
+/**
+ * clang leaves DATASEC sizes and VAR offsets at zero; the kernel needs them. Fill them
+ * from the ELF section sizes and symbol values, and sort the variables by offset.
+ */
+function fixupDatasecs(elf: ElfFile, btf: Btf): void {
+  for (const t of btf.types) {
+    if (t.kind !== 'datasec') continue;
+    const sec = elf.sectionByName(t.name);
+    if (!sec) {
+      // Extern sections (.kconfig, .ksyms) have no ELF section; they are rejected where used.
+      continue;
+    }
+    t.size = sec.size;
+    for (const vsi of t.vars) {
+      const v = btf.type(vsi.type);
+      if (v.kind !== 'var') continue;
+      const sym = elf.symbols.find((s) => s.shndx === sec.index && s.name === v.name && s.type !== STT_SECTION);
+      if (!sym) {
+        if (v.linkage === BTF_VAR_STATIC) continue;
+        throw new ParseError('object', `variable ${v.name} of ${t.name} has no ELF symbol`);
+      }
+      vsi.offset = sym.value;
+    }
+    t.vars.sort((a, b) => a.offset - b.offset);
+  }
+}
+
+const INTERNAL_SUFFIX_MIN = 7;
+const OBJ_NAME_MAX = 15;
+
+/** libbpf's internal map names, so tools that look maps up by name find ours. */
+export function internalMapName(objName: string, section: string): string {
+  const sfxLen = Math.min(Math.max(INTERNAL_SUFFIX_MIN, section.length), OBJ_NAME_MAX);
+  const custom = section.indexOf('.', 1) >= 0;
+  const pfxLen = custom ? 0 : Math.min(OBJ_NAME_MAX - sfxLen, objName.length);
+  return (objName.slice(0, pfxLen) + section.slice(0, sfxLen)).replace(/[^A-Za-z0-9_.]/g, '_');
+}
+
+function parseDataSections(elf: ElfFile, btf: Btf, objName: string): Map<number, MapSpec> {
+  const maps = new Map<number, MapSpec>();
+  for (const sec of elf.sections) {
+    if (!isDataSection(sec) || sec.size === 0) continue;
+    const datasecId = btf.idByName(sec.name, 'datasec') ?? 0;
+    const data: DataSection = {
+      section: sec.name,
+      bytes: sec.type === SHT_NOBITS ? new Uint8Array(sec.size) : sec.data.slice(),
+      readonly: sec.name === '.rodata' || sec.name.startsWith('.rodata.'),
+      datasecId,
+      variables: [],
+    };
+    if (datasecId) {
+      for (const vsi of (btf.type(datasecId) as Datasec).vars) {
+        const v = btf.type(vsi.type);
+        if (v.kind !== 'var') continue;
+        if (vsi.offset + vsi.size > sec.size) {
+          throw new ParseError('object', `variable ${v.name} (${vsi.size} bytes at ${vsi.offset}) lies outside ${sec.name}`);
+        }
+        data.variables.push({
+          name: v.name, section: sec.name, offset: vsi.offset, size: vsi.size, typeId: v.type, global: v.linkage !== BTF_VAR_STATIC,
+        });
+      }
+    }
+    maps.set(sec.index, {
+      name: internalMapName(objName, sec.name),
+      type: C.BPF_MAP_TYPE_ARRAY,
+      keySize: 4,
+      valueSize: sec.size,
+      maxEntries: 1,
+      flags: (data.readonly ? C.BPF_F_RDONLY_PROG : 0) | C.BPF_F_MMAPABLE,
+      numaNode: 0,
+      pinning: 0,
+      mapExtra: 0n,
+      keyTypeId: 0,
+      valueTypeId: datasecId,
+      data,
+    });
+  }
+  return maps;
+}
+
+/** BTF-defined maps: each VAR of the ".maps" DATASEC is a struct whose members encode the definition. */
+function parseBtfMaps(elf: ElfFile, btf: Btf): MapSpec[] {
+  const sec = elf.sectionByName('.maps');
+  if (!sec) return [];
+  const datasecId = btf.idByName('.maps', 'datasec');
+  if (datasecId === undefined) throw new ParseError('object', '.maps section has no BTF DATASEC: compile with clang -g');
+  const out: MapSpec[] = [];
+  for (const vsi of (btf.type(datasecId) as Datasec).vars) {
+    const v = btf.type(vsi.type);
+    if (v.kind !== 'var') throw new ParseError('object', `.maps DATASEC entry ${vsi.type} is ${v.kind}, not a variable`);
+    out.push(mapFromBtf(btf, v.name, v.type, false));
+  }
+  return out;
+}
+
+function mapFromBtf(btf: Btf, name: string, typeId: number, inner: boolean): MapSpec {
+  const def = btf.type(btf.resolve(typeId));
+  if (def.kind !== 'struct') throw new ParseError('object', `map ${name}: definition is ${def.kind}, not a struct`);
+  const spec: MapSpec = {
+    name, type: 0, keySize: 0, valueSize: 0, maxEntries: 0, flags: 0, numaNode: 0, pinning: 0, mapExtra: 0n,
+    keyTypeId: 0, valueTypeId: 0,
+  };
+  // __uint(name, N) is `int (*name)[N]`: the number is the array's length.
+  const uint = (member: string, id: number) => {
+    const p = btf.type(btf.resolve(id));
+    const a = p.kind === 'ptr' ? btf.type(btf.resolve(p.type)) : undefined;
+    if (!a || a.kind !== 'array') throw new ParseError('object', `map ${name}: ${member} must be declared with __uint()`);
+    return a.nelems;
+  };
+  // __type(name, T) is `T *name`.
+  const typeOf = (member: string, id: number) => {
+    const p = btf.type(btf.resolve(id));
+    if (p.kind !== 'ptr') throw new ParseError('object', `map ${name}: ${member} must be declared with __type()`);
+    return p.type;
+  };
+  for (const m of def.members) {
+    switch (m.name) {
+      case 'type': spec.type = uint(m.name, m.type); break;
+      case 'max_entries': spec.maxEntries = uint(m.name, m.type); break;
+      case 'map_flags': spec.flags = uint(m.name, m.type); break;
+      case 'numa_node': spec.numaNode = uint(m.name, m.type); break;
+      case 'pinning': spec.pinning = uint(m.name, m.type); break;
+      case 'map_extra': spec.mapExtra = BigInt(uint(m.name, m.type)); break;
+      case 'key_size': checkSize(name, 'key', spec.keySize, (spec.keySize = uint(m.name, m.type))); break;
+      case 'value_size': checkSize(name, 'value', spec.valueSize, (spec.valueSize = uint(m.name, m.type))); break;
+      case 'key': {
+        const t = typeOf(m.name, m.type);
+        const size = btf.size(t);
+        if (spec.keySize && spec.keySize !== size) throw new ParseError('object', `map ${name}: key_size ${spec.keySize} disagrees with key type size ${size}`);
+        spec.keySize = size;
+        spec.keyTypeId = t;
+        break;
+      }
+      case 'value': {
+        const t = typeOf(m.name, m.type);
+        const size = btf.size(t);
+        if (spec.valueSize && spec.valueSize !== size) throw new ParseError('object', `map ${name}: value_size ${spec.valueSize} disagrees with value type size ${size}`);
+        spec.valueSize = size;
+        spec.valueTypeId = t;
+        break;
+      }
+      case 'values': {
+        // Map-in-map: `values` is an array of pointers to the inner map's definition.
+        if (inner) throw new ParseError('object', `map ${name}: inner maps cannot have inner maps`);
+        const arr = btf.type(btf.resolve(m.type));
+        const ptr = arr.kind === 'array' ? btf.type(btf.resolve(arr.type)) : undefined;
+        if (!ptr || ptr.kind !== 'ptr') throw new ParseError('object', `map ${name}: values must be an array of map pointers`);
+        spec.innerMap = mapFromBtf(btf, `${name}.inner`, ptr.type, true);
+        spec.valueSize = 4;
+        break;
+      }
+      default:
+        throw new ParseError('object', `map ${name}: unknown field "${m.name}"`);
+    }
+  }
+  if (!spec.type) throw new ParseError('object', `map ${name}: no type`);
+  if (spec.type === C.BPF_MAP_TYPE_RINGBUF || spec.type === C.BPF_MAP_TYPE_USER_RINGBUF) {
+    // The kernel takes no key or value for ring buffers, and no BTF for them.
+    spec.keyTypeId = spec.valueTypeId = 0;
+  }
+  return spec;
+}
+
+function checkSize(map: string, what: string, before: number, now: number) {
+  if (before && before !== now) throw new ParseError('object', `map ${map}: ${what}_size ${now} disagrees with ${what} type size ${before}`);
+}
+
+const isExec = (s: ElfSection) => s.type === SHT_PROGBITS && (s.flags & BigInt(SHF_EXECINSTR)) !== 0n;
+
+interface Placed {
+  fn: FunctionSpec;
+  /** First instruction of the function within its section. */
+  start: number;
+}
+
+function parseFunctions(elf: ElfFile, ext: BtfExt | undefined, dataMaps: Map<number, MapSpec>) {
+  const functions = new Map<string, FunctionSpec>();
+  const programs: ProgramSpec[] = [];
+  const bySection = new Map<number, Placed[]>();
+
+  for (const sec of elf.sections) {
+    if (!isExec(sec) || sec.size === 0) continue;
+    if (sec.size % INSN_SIZE !== 0) throw new ParseError('object', `section ${sec.name}: size ${sec.size} is not a whole number of instructions`);
+    const syms = elf.symbols
+      .filter((s) => s.shndx === sec.index && s.type === STT_FUNC)
+      .sort((a, b) => a.value - b.value);
+    if (syms.length === 0) throw new ParseError('object', `section ${sec.name} holds code but no function symbol`);
+    const placed: Placed[] = [];
+    syms.forEach((sym, i) => {
+      const end = sym.size > 0 ? sym.value + sym.size : (syms[i + 1]?.value ?? sec.size);
+      if (sym.value % INSN_SIZE || end % INSN_SIZE || end > sec.size || end <= sym.value) {
+        throw new ParseError('object', `function ${sym.name} in ${sec.name} has a bad extent (${sym.value}..${end})`);
+      }
+      if (functions.has(sym.name)) throw new ParseError('object', `two functions are named ${sym.name}`);
+      const start = sym.value / INSN_SIZE;
+      const count = (end - sym.value) / INSN_SIZE;
+      const inRange = <T extends { insnOff: number }>(list: T[] | undefined): T[] =>
+        (list ?? [])
+          .filter((r) => r.insnOff / INSN_SIZE >= start && r.insnOff / INSN_SIZE < start + count)
+          .map((r) => ({ ...r, insnOff: r.insnOff / INSN_SIZE - start }));
+      const fn: FunctionSpec = {
+        name: sym.name,
+        section: sec.name,
+        insns: sec.data.slice(sym.value, end),
+        references: [],
+        funcInfo: inRange(ext?.funcInfo.get(sec.name)),
+        lineInfo: inRange(ext?.lineInfo.get(sec.name)),
+        coreRelos: inRange(ext?.coreRelos.get(sec.name)),
+      };
+      let entry: FunctionSpec = fn;
+      if (sec.name !== '.text') {
+        const m = matchSection(sec.name);
+        if (!m) throw sectionError(sec.name, sym.name);
+        const prog: ProgramSpec = {
+          ...fn,
+          progType: m.def.progType,
+          expectedAttachType: m.def.attachType,
+          attachTarget: m.target,
+          sectionPrefix: m.def.prefix,
+          flags: (m.def.sleepable ? C.BPF_F_SLEEPABLE : 0) | (m.def.xdpFrags ? C.BPF_F_XDP_HAS_FRAGS : 0),
+        };
+        programs.push(prog);
+        entry = prog;
+      }
+      functions.set(sym.name, entry);
+      placed.push({ fn: entry, start });
+    });
+    bySection.set(sec.index, placed);
+  }
+
+  const mapsSec = elf.sectionByName('.maps');
+  const functionAt = (secIndex: number, insn: number, why: string): string => {
+    const f = bySection.get(secIndex)?.find((p) => p.start === insn);
+    if (!f) throw new ParseError('object', `${why}: no function starts at instruction ${insn} of section #${secIndex}`);
+    return f.fn.name;
+  };
+
+  for (const [secIndex, placed] of bySection) {
+    const sec = elf.sections[secIndex]!;
+    const relocated = new Set<number>();
+    for (const rel of elf.relocationsFor(secIndex)) {
+      if (rel.offset % INSN_SIZE) throw new ParseError('object', `relocation at offset ${rel.offset} of ${sec.name} is not on an instruction`);
+      const at = rel.offset / INSN_SIZE;
+      const owner = placed.find((p) => at >= p.start && at < p.start + p.fn.insns.byteLength / INSN_SIZE);
+      if (!owner) throw new ParseError('object', `relocation at instruction ${at} of ${sec.name} is outside every function`);
+      const insn = at - owner.start;
+      const sym = elf.symbols[rel.symbol]!;
+      const where = `${owner.fn.name}+${insn}`;
+      owner.fn.references.push(reference(owner.fn, insn, sym, where, { mapsSec, dataMaps, functionAt, elf }));
+      relocated.add(at);
+    }
+    // Calls without a relocation are pc-relative within the section.
+    for (const p of placed) {
+      const v = new DataView(p.fn.insns.buffer, p.fn.insns.byteOffset, p.fn.insns.byteLength);
+      for (let i = 0; i < p.fn.insns.byteLength / INSN_SIZE; i++) {
+        const code = v.getUint8(i * 8);
+        const src = v.getUint8(i * 8 + 1) >> 4;
+        if (code === CALL && src === C.BPF_PSEUDO_CALL && !relocated.has(p.start + i)) {
+          const target = p.start + i + v.getInt32(i * 8 + 4, true) + 1;
+          p.fn.references.push({ insn: i, kind: 'call', func: functionAt(secIndex, target, `${p.fn.name}+${i}`) });
+        }
+        if (code === LD_IMM64) i++;
+      }
+    }
+  }
+  if (programs.length === 0) throw new ParseError('object', 'no programs: no executable section other than .text');
+  return { functions, programs };
+}
+
+interface RefContext {
+  mapsSec: ElfSection | undefined;
+  dataMaps: Map<number, MapSpec>;
+  functionAt: (secIndex: number, insn: number, why: string) => string;
+  elf: ElfFile;
+}
+
+function reference(fn: FunctionSpec, insn: number, sym: ElfSymbol, where: string, ctx: RefContext): Reference {
+  if ((insn + 1) * INSN_SIZE > fn.insns.byteLength) throw new ParseError('object', `${where}: relocation past the end of the function`);
+  const v = new DataView(fn.insns.buffer, fn.insns.byteOffset + insn * INSN_SIZE);
+  const code = v.getUint8(0);
+  const src = v.getUint8(1) >> 4;
+  const imm = v.getInt32(4, true);
+  if (sym.shndx === SHN_UNDEF) {
+    return { insn, kind: 'extern', symbol: sym.name };
+  }
+  if (code === LD_IMM64) {
+    if ((insn + 2) * INSN_SIZE > fn.insns.byteLength) throw new ParseError('object', `${where}: truncated ld_imm64`);
+    if (ctx.mapsSec && sym.shndx === ctx.mapsSec.index) {
+      if (sym.type === STT_SECTION) throw new ParseError('object', `${where}: reference to .maps without a map symbol`);
+      return { insn, kind: 'map', map: sym.name };
+    }
+    const data = ctx.dataMaps.get(sym.shndx);
+    if (data) {
+      const offset = (sym.type === STT_SECTION ? 0 : sym.value) + imm;
+      if (offset < 0 || offset >= data.valueSize) throw new ParseError('object', `${where}: offset ${offset} outside ${data.data!.section}`);
+      return { insn, kind: 'map_value', map: data.name, offset };
+    }
+    const target = ctx.elf.sections[sym.shndx];
+    if (target && isExec(target)) {
+      const byteOff = sym.value + imm;
+      if (byteOff % INSN_SIZE) throw new ParseError('object', `${where}: function address is not on an instruction`);
+      return { insn, kind: 'func_addr', func: ctx.functionAt(sym.shndx, byteOff / INSN_SIZE, where) };
+    }
+    throw new ParseError('object', `${where}: ld_imm64 refers to ${sym.name || 'a symbol'} in section ${target?.name ?? sym.shndx}, which is neither a map nor global data`);
+  }
+  if (code === CALL && src === C.BPF_PSEUDO_CALL) {
+    const target = sym.value / INSN_SIZE + imm + 1;
+    return { insn, kind: 'call', func: ctx.functionAt(sym.shndx, target, where) };
+  }
+  throw new ParseError('object', `${where}: relocation on an instruction (opcode 0x${code.toString(16)}) that takes none`);
+}
+

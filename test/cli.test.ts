@@ -1,0 +1,168 @@
+/**
+ * `tsbpf check` end to end, on the seed's exitsnoop compiled by clang and on the
+ * project's fixtures, and the errors users see for bad input.
+ */
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { test } from 'node:test';
+import { Collection } from '../src/loader/index.js';
+import { loadObjectFile } from '../src/object/index.js';
+import { defaultSys } from '../src/sys/index.js';
+import * as C from '../src/sys/constants.js';
+import { isRoot, kernelTest } from './kernel.js';
+import { CLI, ROOT } from './paths.js';
+
+const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
+
+function tsbpf(args: string[], opts: { asNobody?: boolean } = {}) {
+  const cmd = opts.asNobody
+    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args]
+    : [process.execPath, CLI, ...args];
+  const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 60_000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/** The seed's exitsnoop.bpf.c compiled as ecc would (clang -g -O2 -target bpf, llvm-strip -g). */
+function compileSeed(): string {
+  const out = join(mkdtempSync(join(tmpdir(), 'tsbpf-seed-')), 'exitsnoop.bpf.o');
+  const cc = spawnSync('clang', [
+    '-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I${join(ROOT, 'bpf', 'include')}`,
+    '-c', join(SEED, 'exitsnoop.bpf.c'), '-o', out,
+  ], { encoding: 'utf8' });
+  if (cc.error) throw new Error(`clang is needed for this test (bash scripts/setup.sh --compiler): ${cc.error.message}`);
+  assert.equal(cc.status, 0, cc.stderr);
+  assert.equal(spawnSync('llvm-strip', ['-g', out]).status, 0);
+  return out;
+}
+
+/** Ids of live programs and maps with a given name (BPF_*_GET_NEXT_ID walk). */
+function liveIds(kind: 'prog' | 'map', name: string): number[] {
+  const sys = defaultSys();
+  const ids: number[] = [];
+  for (let id = (kind === 'prog' ? sys.progGetNextId(0) : sys.mapGetNextId(0)); id !== null; id = kind === 'prog' ? sys.progGetNextId(id) : sys.mapGetNextId(id)) {
+    let fd: number;
+    try {
+      fd = kind === 'prog' ? sys.progGetFdById(id) : sys.mapGetFdById(id);
+    } catch {
+      continue; // freed between the walk and the lookup
+    }
+    try {
+      if ((kind === 'prog' ? sys.progGetInfo(fd).name : sys.mapGetInfo(fd).name) === name) ids.push(id);
+    } finally {
+      sys.close(fd);
+    }
+  }
+  return ids;
+}
+
+/** Objects are freed after an RCU grace period; wait for them to go. */
+async function gone(kind: 'prog' | 'map', name: string, ids: number[]): Promise<boolean> {
+  for (let i = 0; i < 100; i++) {
+    const live = liveIds(kind, name);
+    if (!ids.some((id) => live.includes(id))) return true;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return false;
+}
+
+kernelTest("seed's exitsnoop: loaded, the kernel lists its program and ring buffer; closed, nothing remains", async () => {
+  const obj = compileSeed();
+  const progsBefore = liveIds('prog', 'handle_exit');
+  const mapsBefore = liveIds('map', 'rb');
+  const coll = Collection.load(loadObjectFile(obj));
+  const progId = coll.program('handle_exit').info().id;
+  const rb = coll.map('rb').info();
+  assert.ok(liveIds('prog', 'handle_exit').includes(progId));
+  assert.ok(liveIds('map', 'rb').includes(rb.id));
+  assert.equal(rb.type, C.BPF_MAP_TYPE_RINGBUF);
+  assert.equal(rb.maxEntries, 256 * 1024);
+  assert.equal(coll.program('handle_exit').info().type, C.BPF_PROG_TYPE_TRACEPOINT);
+  assert.deepEqual([...coll.maps.keys()], ['rb']);
+  coll.close();
+  assert.ok(await gone('prog', 'handle_exit', [progId]), 'program still loaded after close');
+  assert.ok(await gone('map', 'rb', [rb.id]), 'ring buffer still exists after close');
+
+  // The CLI: a table row for the program, exit 0, and afterwards no new program or map.
+  const r = tsbpf(['check', obj]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^PROGRAM\s+TYPE\s+SECTION\s+INSNS\s+VERIFIED$/m);
+  const row = r.stdout.split('\n').find((l) => l.startsWith('handle_exit'))!;
+  const [, type, section, insns, verified] = row.split(/\s+/);
+  assert.equal(type, 'tracepoint');
+  assert.equal(section, 'tp/sched/sched_process_exit');
+  assert.equal(Number(insns), loadObjectFile(obj).programs[0]!.insns.byteLength / 8);
+  assert.ok(Number(verified) >= Number(insns) / 2, row);
+  assert.match(r.stdout, /maps: rb \(ringbuf\)\n/);
+  assert.match(r.stdout, /1 program accepted, 0 rejected/);
+  assert.ok(await gone('prog', 'handle_exit', liveIds('prog', 'handle_exit').filter((id) => !progsBefore.includes(id))));
+  assert.ok(await gone('map', 'rb', liveIds('map', 'rb').filter((id) => !mapsBefore.includes(id))));
+});
+
+kernelTest('tsbpf check: a rejected program exits 1 with the verifier log on stderr', () => {
+  const r = tsbpf(['check', join(ROOT, 'testdata', 'rejected.bpf.o')]);
+  assert.equal(r.status, 1);
+  assert.match(r.stdout, /^bad_deref\s+raw_tracepoint\s+raw_tp\/sys_enter\s+9\s+REJECTED$/m);
+  assert.match(r.stdout, /^good\s+raw_tracepoint\s+raw_tp\/sys_exit\s+2\s+\d+$/m);
+  assert.match(r.stdout, /1 program accepted, 1 rejected/);
+  assert.match(r.stderr, /program bad_deref rejected \(EACCES\); verifier log:/);
+  assert.match(r.stderr, /invalid mem access 'map_value_or_null'/);
+});
+
+kernelTest('tsbpf check -v prints the verifier log of accepted programs', () => {
+  const r = tsbpf(['check', '-v', join(ROOT, 'testdata', 'subprog.bpf.o')]);
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /3 programs accepted, 0 rejected/);
+  assert.match(r.stderr, /--- verifier log of calls\n/);
+  assert.match(r.stderr, /processed \d+ insns/);
+});
+
+kernelTest('without root: a clear error that says to run as root', () => {
+  const r = tsbpf(['check', join(ROOT, 'testdata', 'maps.bpf.o')], { asNobody: true });
+  assert.equal(r.status, 1, r.stderr);
+  assert.match(r.stderr, /^tsbpf: .*EPERM \(Operation not permitted\).*run as root/m);
+  assert.doesNotMatch(r.stderr, /at .*\.js:\d+/); // no stack trace
+});
+
+test('bad input: typed, readable errors and exit status 1, never a crash', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-bad-'));
+  const good = readFileSync(join(ROOT, 'testdata', 'maps.bpf.o'));
+  const write = (name: string, bytes: Uint8Array) => {
+    writeFileSync(join(dir, name), bytes);
+    return join(dir, name);
+  };
+  // Every occurrence: ELF string tables share tails (".relraw_tp/..." holds "raw_tp/...").
+  const renamed = (from: string, to: string) => {
+    const b = Buffer.from(good);
+    let n = 0;
+    for (let at = b.indexOf(from + '\0'); at >= 0; at = b.indexOf(from + '\0', at + 1), n++) b.write(to, at);
+    assert.ok(n > 0, from);
+    return b;
+  };
+  copyFileSync('/bin/true', join(dir, 'true'));
+  const cases: [string, RegExp][] = [
+    [join(dir, 'missing.bpf.o'), /missing\.bpf\.o: no such file/],
+    [write('empty.bpf.o', new Uint8Array(0)), /ELF: file is 0 bytes, too short/],
+    [write('text.bpf.o', Buffer.from('hello, not an object\n')), /ELF: not an ELF file/],
+    [write('truncated.bpf.o', good.subarray(0, good.length >> 1)), /ELF: .*run past the end/],
+    [join(dir, 'true'), /ELF: object is for machine x86-64, not BPF/],
+    [write('nobtf.bpf.o', renamed('.BTF', '.XXX')), /no \.BTF section: compile with clang -g/],
+    [write('badsec.bpf.o', renamed('raw_tp/sys_enter', 'rxw_tp/sys_enter')), /program count is in section "rxw_tp\/sys_enter", which names no known program type; use one of: .*tp\//],
+  ];
+  for (const [file, want] of cases) {
+    const r = tsbpf(['check', file]);
+    assert.equal(r.status, 1, `${file}: ${r.stderr}`);
+    assert.match(r.stderr, want, file);
+    assert.doesNotMatch(r.stderr, /internal error|\n\s+at /, file);
+    assert.equal(r.stdout, '', file);
+  }
+  const usage = tsbpf(['check']);
+  assert.equal(usage.status, 2);
+  assert.match(usage.stderr, /missing required argument 'object'/);
+});
+
+test('kernel tests are not silently skipped in CI', () => {
+  if (process.env.CI === 'true') assert.ok(isRoot, 'CI must run as root so kernel tests run');
+});

@@ -1,0 +1,6 @@
+import { dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root: compiled tests live in dist/test/, two levels below it. */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const CLI = resolve(ROOT, 'bin', 'tsbpf.js');
