@@ -25,6 +25,6 @@ export class NotSupportedError extends TsbpfError {
     readonly feature: string,
     readonly detail = '',
   ) {
-    super(`${feature} is not supported by this kernel${detail ? ` (${detail})` : ''}`);
+    super(`${feature}: not supported by this kernel${detail ? ` (${detail})` : ''}`);
   }
 }
