@@ -51,6 +51,7 @@ import type {
   BtfInfo,
   BtfLoadAttr,
   EpollEvent,
+  FdWatch,
   LinkCreateAttr,
   LinkInfo,
   MapCreateAttr,
@@ -123,6 +124,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   epollCtl: ['epoll_ctl'],
   epollWait: ['epoll_wait'],
   epollWaitAsync: ['epoll_wait'],
+  watchReadable: ['poll'],
   possibleCpus: ['possibleCpus'],
   pageSize: ['pageSize'],
 };
@@ -238,6 +240,7 @@ export class FakeSys implements Sys {
   private readonly failures = new Map<SysMethod, Failure[]>();
   private readonly ready = new Map<number, number>();
   private readonly waiters = new Set<() => void>();
+  private readonly watches = new Set<{ fd: number; onReadable: () => void }>();
   private readonly liveMappings = new Set<Mapping>();
   private nextFd: number;
   private nextId = 1;
@@ -285,6 +288,7 @@ export class FakeSys implements Sys {
   setReady(fd: number, events = EPOLLIN): void {
     this.ready.set(fd, events);
     for (const wake of [...this.waiters]) wake();
+    for (const w of [...this.watches]) if (w.fd === fd) queueMicrotask(w.onReadable);
   }
 
   clearReady(fd: number): void {
@@ -809,6 +813,13 @@ export class FakeSys implements Sys {
   }
 
   // -------------------------------------------------------------------------------------
+
+  watchReadable(fd: number, onReadable: () => void): FdWatch {
+    this.enter('watchReadable', [fd]);
+    const w = { fd, onReadable };
+    this.watches.add(w);
+    return { close: () => void this.watches.delete(w), unref: () => {}, ref: () => {} };
+  }
 
   possibleCpus(): number {
     return this.cpus;

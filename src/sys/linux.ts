@@ -51,6 +51,7 @@ import type {
   BtfInfo,
   BtfLoadAttr,
   EpollEvent,
+  FdWatch,
   LinkCreateAttr,
   LinkInfo,
   MapCreateAttr,
@@ -508,18 +509,19 @@ export class LinuxSys implements Sys {
   }
 
   progTestRun(a: TestRunAttr): TestRunResult {
-    const dataIn = a.dataIn ? this.copyIn(a.dataIn) : undefined;
+    // An empty input is passed as NULL: the kernel rejects a pointer with size 0.
+    const dataIn = a.dataIn?.length ? this.copyIn(a.dataIn) : undefined;
     const dataOut = a.dataSizeOut ? this.block(a.dataSizeOut) : undefined;
-    const ctxIn = a.ctxIn ? this.copyIn(a.ctxIn) : undefined;
+    const ctxIn = a.ctxIn?.length ? this.copyIn(a.ctxIn) : undefined;
     const ctxOut = a.ctxSizeOut ? this.block(a.ctxSizeOut) : undefined;
     const dv = this.attrOf(ATTR_TEST_RUN);
     dv.setUint32(0, a.progFd, true);
-    dv.setUint32(8, a.dataIn ? a.dataIn.length : 0, true);
+    dv.setUint32(8, dataIn ? a.dataIn!.length : 0, true);
     dv.setUint32(12, dataOut ? dataOut.size : 0, true);
     setPtr(dv, 16, dataIn ? dataIn.addr : 0);
     setPtr(dv, 24, dataOut ? dataOut.addr : 0);
     dv.setUint32(32, a.repeat ?? 0, true);
-    dv.setUint32(40, a.ctxIn ? a.ctxIn.length : 0, true);
+    dv.setUint32(40, ctxIn ? a.ctxIn!.length : 0, true);
     dv.setUint32(44, ctxOut ? ctxOut.size : 0, true);
     setPtr(dv, 48, ctxIn ? ctxIn.addr : 0);
     setPtr(dv, 56, ctxOut ? ctxOut.addr : 0);
@@ -795,6 +797,21 @@ export class LinuxSys implements Sys {
         resolve(decodeEpollEvents(buf, r));
       });
     });
+  }
+
+  watchReadable(fd: number, onReadable: () => void): FdWatch {
+    const handle = this.n.koffi.node.poll(fd, { readable: true }, (ev) => {
+      if (ev.readable || ev.disconnect) onReadable();
+    });
+    let closed = false;
+    return {
+      close: () => {
+        if (!closed) handle.close();
+        closed = true;
+      },
+      unref: () => handle.unref(),
+      ref: () => handle.ref(),
+    };
   }
 
   // -------------------------------------------------------------------------------------

@@ -177,6 +177,14 @@ export interface EpollEvent {
   data: number;
 }
 
+/** A readiness watch on an fd, run by the event loop itself (libuv uv_poll). */
+export interface FdWatch {
+  close(): void;
+  /** Lets the process exit while the watch is active. */
+  unref(): void;
+  ref(): void;
+}
+
 export interface Sys {
   // bpf(2) commands
   mapCreate(attr: MapCreateAttr): number;
@@ -223,6 +231,11 @@ export interface Sys {
   epollWait(epfd: number, maxEvents: number, timeoutMs: number): EpollEvent[];
   /** The same wait on a worker thread of libuv's pool: the event loop stays free. */
   epollWaitAsync(epfd: number, maxEvents: number, timeoutMs: number): Promise<EpollEvent[]>;
+  /**
+   * Calls `onReadable` from the event loop whenever `fd` is readable (level-triggered),
+   * with no thread blocked and no polling: the way ring and perf buffer readers wake.
+   */
+  watchReadable(fd: number, onReadable: () => void): FdWatch;
   /** Number of possible CPUs (/sys/devices/system/cpu/possible), for per-CPU maps and perf buffers. */
   possibleCpus(): number;
   pageSize(): number;
