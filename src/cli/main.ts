@@ -6,6 +6,7 @@
 import { Command, CommanderError } from 'commander';
 import { TsbpfError } from '../errors.js';
 import { VerifierError, BtfLoadError } from '../loader/index.js';
+import { exitsnoop } from '../tools/exitsnoop.js';
 import { checkCommand } from './check.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -24,6 +25,28 @@ export async function main(argv: string[]): Promise<number> {
     .addHelpText('after', '\nExample:\n  tsbpf check exitsnoop.bpf.o\n\nExit status: 0 when every program is accepted, 1 otherwise (the verifier log goes to stderr).')
     .action((object: string, opts: { logLevel: number; verbose?: boolean }) => {
       status = checkCommand(object, { logLevel: opts.verbose && !opts.logLevel ? 1 : opts.logLevel });
+    });
+
+  program
+    .command('exitsnoop')
+    .description('trace every process exit on the machine: pid, parent, exit code, age and name (root)')
+    .option('-j, --json', 'one JSON object per exit instead of the table')
+    .addHelpText('after', '\nExamples:\n  tsbpf exitsnoop\n  tsbpf exitsnoop --json | jq \'select(.exit_code != 0)\'')
+    .action(async (opts: { json?: boolean }) => {
+      const ac = new AbortController();
+      const stop = () => ac.abort();
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+      try {
+        await exitsnoop({
+          json: opts.json,
+          signal: ac.signal,
+          onReady: () => process.stderr.write('Tracing process exits... Ctrl-C to end.\n'),
+        });
+      } finally {
+        process.off('SIGINT', stop);
+        process.off('SIGTERM', stop);
+      }
     });
 
   try {

@@ -95,6 +95,7 @@ interface Native {
     async: (epfd: number, events: number, maxEvents: number, timeout: number, cb: (err: unknown, res: number) => void) => void;
   };
   sysconf: (name: number) => number;
+  mount: (source: string, target: string, fstype: string, flags: number, data: null) => number;
 }
 
 let nativeCache: Native | undefined;
@@ -122,6 +123,7 @@ function native(): Native {
     epoll_ctl: libc.func('epoll_ctl', 'int', ['int', 'int', 'int', 'uintptr_t']),
     epoll_wait: libc.func('epoll_wait', 'int', ['int', 'uintptr_t', 'int', 'int']) as Native['epoll_wait'],
     sysconf: libc.func('sysconf', L, ['int']),
+    mount: libc.func('mount', 'int', ['const char *', 'const char *', 'const char *', 'unsigned long', 'void *']),
   };
   return nativeCache;
 }
@@ -800,9 +802,9 @@ export class LinuxSys implements Sys {
   }
 
   watchReadable(fd: number, onReadable: () => void): FdWatch {
-    const handle = this.n.koffi.node.poll(fd, { readable: true }, (ev) => {
-      if (ev.readable || ev.disconnect) onReadable();
-    });
+    // koffi 3 hands the callback a status rather than the typed events object, so
+    // any call means "look now"; readers re-check the fd's state themselves.
+    const handle = this.n.koffi.node.poll(fd, { readable: true }, () => onReadable());
     let closed = false;
     return {
       close: () => {
@@ -812,6 +814,15 @@ export class LinuxSys implements Sys {
       unref: () => handle.unref(),
       ref: () => handle.ref(),
     };
+  }
+
+  // -------------------------------------------------------------------------------------
+  // mount
+
+  mount(source: string, target: string, fstype: string, flags = 0): void {
+    if (this.n.mount(source, target, fstype, flags, null) < 0) {
+      throw new SysError('mount', this.errno(), `${fstype} on ${target}`);
+    }
   }
 
   // -------------------------------------------------------------------------------------

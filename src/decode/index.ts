@@ -1,0 +1,129 @@
+/**
+ * Record -> JS value, driven by BTF but compiled once per type: the per-record work is
+ * a fixed list of typed reads, with no BTF walking on the hot path. Values follow
+ * btf/codec.ts (32-bit integers as numbers, 64-bit as bigint, char[] as strings,
+ * enums by name, bools, nested structs and arrays, bitfields).
+ */
+import { decodeValue, isBoolInt, isCharInt, type Btf } from '../btf/index.js';
+import { BTF_INT_SIGNED } from '../btf/types.js';
+import { TsbpfError } from '../errors.js';
+
+export type Decoded = Record<string, unknown>;
+export type Decoder = (view: DataView, offset: number) => Decoded;
+
+export interface Field {
+  name: string;
+  /** Byte offset in the record. */
+  offset: number;
+  read: (view: DataView, offset: number) => unknown;
+}
+
+/** Compiles a decoder for the struct `typeId` of `btf`. */
+export function compileDecoder(btf: Btf, typeId: number): { decode: Decoder; fields: Field[]; size: number } {
+  const id = btf.resolve(typeId);
+  const t = btf.type(id);
+  if (t.kind !== 'struct' && t.kind !== 'union') throw new TsbpfError(`type ${btf.typeName(typeId)} (id ${typeId}) is not a struct`);
+  const fields: Field[] = t.members.map((m, i) => {
+    const name = m.name || `__anon${i}`;
+    if (m.bitfieldSize || m.bitOffset % 8) {
+      // Bitfields are rare in event structs: the general codec decodes them (slowly).
+      return { name, offset: 0, read: (v, o) => (decodeValue(btf, id, v, o) as Decoded)[name] };
+    }
+    return { name, offset: m.bitOffset / 8, read: reader(btf, m.type) };
+  });
+  const n = fields.length;
+  const names = fields.map((f) => f.name);
+  const offsets = fields.map((f) => f.offset);
+  const reads = fields.map((f) => f.read);
+  const decode: Decoder = (view, offset) => {
+    const out: Decoded = {};
+    for (let i = 0; i < n; i++) out[names[i]!] = reads[i]!(view, offset + offsets[i]!);
+    return out;
+  };
+  return { decode, fields, size: t.size };
+}
+
+const latin1 = new TextDecoder('latin1');
+const utf8 = new TextDecoder('utf-8');
+
+/** A specialised reader for one member type. */
+function reader(btf: Btf, typeId: number): (v: DataView, o: number) => unknown {
+  const id = btf.resolve(typeId);
+  const t = btf.type(id);
+  if (t.kind === 'int' && t.bits === t.size * 8 && !t.bitOffset) {
+    if (isBoolInt(btf, id)) return (v, o) => v.getUint8(o) !== 0;
+    const signed = (t.encoding & BTF_INT_SIGNED) !== 0;
+    switch (t.size) {
+      case 1: return signed ? (v, o) => v.getInt8(o) : (v, o) => v.getUint8(o);
+      case 2: return signed ? (v, o) => v.getInt16(o, true) : (v, o) => v.getUint16(o, true);
+      case 4: return signed ? (v, o) => v.getInt32(o, true) : (v, o) => v.getUint32(o, true);
+      case 8: return signed ? (v, o) => v.getBigInt64(o, true) : (v, o) => v.getBigUint64(o, true);
+    }
+  }
+  if (t.kind === 'array' && isCharInt(btf, t.type)) {
+    const len = t.nelems;
+    return (v, o) => {
+      const bytes = new Uint8Array(v.buffer, v.byteOffset + o, len);
+      let end = bytes.indexOf(0);
+      if (end < 0) end = len;
+      let ascii = true;
+      for (let i = 0; i < end; i++) if (bytes[i]! > 0x7f) { ascii = false; break; }
+      return (ascii ? latin1 : utf8).decode(bytes.subarray(0, end));
+    };
+  }
+  if (t.kind === 'struct' || t.kind === 'union') {
+    const inner = compileDecoder(btf, id).decode;
+    return inner;
+  }
+  return (v, o) => decodeValue(btf, id, v, o);
+}
+
+/** JSON text for a decoded value: bigints as exact JSON numbers, nothing rounded. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `\u0000${v}\u0000` : v)).replace(/"\\u0000(-?\d+)\\u0000"/g, '$1');
+}
+
+/** How a value prints in a table cell: integers in decimal, nested values as compact JSON. */
+export function cell(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value === null || value === undefined) return '';
+  return toJson(value);
+}
+
+/**
+ * The plain-text table of eunomia's ecli, which the seed shows: a TIME column, then one
+ * column per field. Header cells are upper-cased names padded to 6, each followed by two
+ * spaces (trailing spaces kept). In a row, a value starts at its column when the line is
+ * shorter than that, else after one space, so wide values push the rest right.
+ */
+export class TableFormatter {
+  private readonly starts: number[] = [];
+  readonly header: string;
+
+  constructor(readonly columns: string[], readonly timeColumn = true) {
+    let h = timeColumn ? 'TIME'.padEnd(9) : '';
+    for (const c of columns) {
+      this.starts.push(h.length);
+      h += c.toUpperCase().padEnd(6) + '  ';
+    }
+    this.header = h;
+  }
+
+  /** One row; `time` is the HH:MM:SS text of the TIME column. */
+  row(values: unknown[], time?: string): string {
+    let line = this.timeColumn ? `${time ?? ''} ` : '';
+    for (let i = 0; i < this.columns.length; i++) {
+      const start = this.starts[i]!;
+      line = line.length < start ? line.padEnd(start) : line + ' ';
+      line += cell(values[i]);
+    }
+    return line;
+  }
+}
+
+/** Local wall-clock time as HH:MM:SS. */
+export function clockTime(d: Date): string {
+  const p = (n: number) => String(n).padStart(2, '0');
+  return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
