@@ -81,8 +81,12 @@ export class Btf {
         return t.size;
       case 'ptr':
         return 8;
-      case 'array':
-        return t.nelems * this.size(t.type, depth + 1);
+      case 'array': {
+        const n = t.nelems * this.size(t.type, depth + 1);
+        // BTF sizes are u32 (the kernel rejects larger arrays): beyond that, the counts are corrupt.
+        if (n > 0xffffffff) throw new ParseError('BTF', `type ${id}: array of ${t.nelems} elements is larger than 4 GiB`);
+        return n;
+      }
       case 'var':
         return this.size(t.type, depth + 1);
       default:
@@ -161,8 +165,12 @@ function parseTypes(v: ByteView, strings: StringTable): BtfType[] {
         const word = v.u32(o, at(0));
         o += 4;
         const bits = word & 0xff;
-        if (bits > 128 || sizeOrType > 16) throw new ParseError('BTF', `type ${id}: int of ${sizeOrType} bytes/${bits} bits is invalid`);
-        types.push({ kind, name, size: sizeOrType, encoding: (word >>> 24) & 0xf, bitOffset: (word >>> 16) & 0xff, bits });
+        const bitOffset = (word >>> 16) & 0xff;
+        // As the kernel checks (btf_int_check_meta): the bits, with their offset, fit the size.
+        if (bits > 128 || sizeOrType > 16 || bitOffset + bits > sizeOrType * 8) {
+          throw new ParseError('BTF', `type ${id}: int of ${sizeOrType} bytes with ${bits} bits at bit ${bitOffset} is invalid`);
+        }
+        types.push({ kind, name, size: sizeOrType, encoding: (word >>> 24) & 0xf, bitOffset, bits });
         break;
       }
       case 'ptr':

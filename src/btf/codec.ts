@@ -5,7 +5,7 @@
  * - enums: the enumerator's name, or the number when no enumerator matches;
  * - pointers: bigint; floats: number; structs/unions: plain objects; arrays: arrays.
  */
-import { TsbpfError } from '../errors.js';
+import { ParseError, TsbpfError } from '../errors.js';
 import { isBoolInt, isCharInt, type Btf } from './btf.js';
 import { BTF_INT_SIGNED, type Member } from './types.js';
 
@@ -13,19 +13,49 @@ export class ValueError extends TsbpfError {
   override name = 'ValueError';
 }
 
+/** Types nested deeper than this are a cycle (a struct that contains itself): corrupt BTF. */
+const MAX_DEPTH = 64;
+/** At least this many values may be decoded from any buffer (more for large buffers). */
+const MIN_DECODE_BUDGET = 1 << 20;
+
+interface DecodeCtx {
+  view: DataView;
+  /** Values still allowed: bounds the work for BTF whose members overlap or have no size. */
+  left: number;
+}
+
+/**
+ * Decodes the value of type `typeId` at `offset` of `view`. A value that does not lie
+ * inside the view is a ValueError (never a read past the end); a type that contains
+ * itself is a ParseError.
+ */
 export function decodeValue(btf: Btf, typeId: number, view: DataView, offset = 0): unknown {
+  return decode(btf, typeId, { view, left: Math.max(MIN_DECODE_BUDGET, view.byteLength * 8) }, offset, 'value', 0);
+}
+
+function decode(btf: Btf, typeId: number, ctx: DecodeCtx, offset: number, path: string, depth: number): unknown {
+  if (depth > MAX_DEPTH) throw new ParseError('BTF', `${path}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+  if (--ctx.left < 0) throw new ValueError(`${path}: too many values to decode (overlapping or zero-sized members?)`);
+  const { view } = ctx;
   const id = btf.resolve(typeId);
   const t = btf.type(id);
   switch (t.kind) {
-    case 'int':
-      if (t.bits !== t.size * 8 || t.bitOffset) return readBits(view, offset, t.bitOffset, t.bits, (t.encoding & BTF_INT_SIGNED) !== 0, t.bits > 53);
+    case 'int': {
+      const signed = (t.encoding & BTF_INT_SIGNED) !== 0;
+      if (t.bits !== t.size * 8 || t.bitOffset) return readBits(view, offset, t.bitOffset, t.bits, signed, t.bits > 53, path);
+      need(view, offset, t.size, path);
       if (isBoolInt(btf, id)) return view.getUint8(offset) !== 0;
-      return readInt(view, offset, t.size, (t.encoding & BTF_INT_SIGNED) !== 0);
+      return readInt(view, offset, t.size, signed);
+    }
     case 'ptr':
+      need(view, offset, 8, path);
       return view.getBigUint64(offset, true);
     case 'float':
-      return t.size === 4 ? view.getFloat32(offset, true) : t.size === 8 ? view.getFloat64(offset, true) : null;
+      if (t.size !== 4 && t.size !== 8) return null;
+      need(view, offset, t.size, path);
+      return t.size === 4 ? view.getFloat32(offset, true) : view.getFloat64(offset, true);
     case 'enum': case 'enum64': {
+      need(view, offset, t.size, path);
       const raw = readInt(view, offset, t.size, t.signed);
       const found = t.kind === 'enum'
         ? t.values.find((e) => e.value === raw)
@@ -34,21 +64,28 @@ export function decodeValue(btf: Btf, typeId: number, view: DataView, offset = 0
     }
     case 'array': {
       if (isCharInt(btf, t.type)) {
+        need(view, offset, t.nelems, path);
         const bytes = new Uint8Array(view.buffer, view.byteOffset + offset, t.nelems);
         const end = bytes.indexOf(0);
         return Buffer.from(bytes.buffer, bytes.byteOffset, end < 0 ? t.nelems : end).toString('utf8');
       }
       const elemSize = btf.size(t.type);
+      need(view, offset, t.nelems * elemSize, path);
+      if (t.nelems > ctx.left) throw new ValueError(`${path}: ${t.nelems} elements are too many to decode`);
       const out: unknown[] = new Array(t.nelems);
-      for (let i = 0; i < t.nelems; i++) out[i] = decodeValue(btf, t.type, view, offset + i * elemSize);
+      for (let i = 0; i < t.nelems; i++) out[i] = decode(btf, t.type, ctx, offset + i * elemSize, `${path}[${i}]`, depth + 1);
       return out;
     }
     case 'struct': case 'union': {
+      need(view, offset, t.size, path);
       const obj: Record<string, unknown> = {};
       t.members.forEach((m, i) => {
-        obj[memberKey(m, i)] = m.bitfieldSize
-          ? readBits(view, offset, m.bitOffset, m.bitfieldSize, isSignedMember(btf, m), m.bitfieldSize > 53)
-          : decodeValue(btf, m.type, view, offset + m.bitOffset / 8);
+        const key = memberKey(m, i);
+        const at = `${path}.${key}`;
+        const bits = memberBits(btf, m, at);
+        obj[key] = bits
+          ? readBits(view, offset, m.bitOffset + bits.shift, bits.size, bits.signed, bits.size > 53, at)
+          : decode(btf, m.type, ctx, offset + m.bitOffset / 8, at, depth + 1);
       });
       return obj;
     }
@@ -56,7 +93,7 @@ export function decodeValue(btf: Btf, typeId: number, view: DataView, offset = 0
       const obj: Record<string, unknown> = {};
       for (const v of t.vars) {
         const vt = btf.type(v.type);
-        if (vt.kind === 'var') obj[vt.name] = decodeValue(btf, vt.type, view, offset + v.offset);
+        if (vt.kind === 'var') obj[vt.name] = decode(btf, vt.type, ctx, offset + v.offset, `${path}.${vt.name}`, depth + 1);
       }
       return obj;
     }
@@ -65,29 +102,47 @@ export function decodeValue(btf: Btf, typeId: number, view: DataView, offset = 0
   }
 }
 
+/**
+ * Encodes `value` as type `typeId` at `offset` of `view`. Wrong types, out-of-range
+ * integers and values that do not fit the view are ValueErrors naming the path
+ * ("value.comm: ...").
+ */
 export function encodeValue(btf: Btf, typeId: number, value: unknown, view: DataView, offset = 0, path = 'value'): void {
+  encode(btf, typeId, value, view, offset, path, 0);
+}
+
+function encode(btf: Btf, typeId: number, value: unknown, view: DataView, offset: number, path: string, depth: number): void {
+  if (depth > MAX_DEPTH) throw new ParseError('BTF', `${path}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
   const id = btf.resolve(typeId);
   const t = btf.type(id);
   switch (t.kind) {
     case 'int': {
       if (isBoolInt(btf, id)) {
         if (typeof value !== 'boolean' && value !== 0 && value !== 1) throw expected(path, 'a boolean', value);
+        need(view, offset, 1, path);
         view.setUint8(offset, value ? 1 : 0);
         return;
       }
       const signed = (t.encoding & BTF_INT_SIGNED) !== 0;
       if (t.bits !== t.size * 8 || t.bitOffset) {
-        writeBits(view, offset, t.bitOffset, t.bits, toBigInt(value, t.bits, signed, path));
+        writeBits(view, offset, t.bitOffset, t.bits, toBigInt(value, t.bits, signed, path), path);
         return;
       }
-      writeInt(view, offset, t.size, toBigInt(value, t.size * 8, signed, path));
+      const v = toBigInt(value, t.size * 8, signed, path);
+      need(view, offset, t.size, path);
+      writeInt(view, offset, t.size, v);
       return;
     }
-    case 'ptr':
-      view.setBigUint64(offset, toBigInt(value, 64, false, path), true);
+    case 'ptr': {
+      const v = toBigInt(value, 64, false, path);
+      need(view, offset, 8, path);
+      view.setBigUint64(offset, v, true);
       return;
+    }
     case 'float':
       if (typeof value !== 'number') throw expected(path, 'a number', value);
+      if (t.size !== 4 && t.size !== 8) throw new ValueError(`${path}: cannot encode a ${t.size}-byte float`);
+      need(view, offset, t.size, path);
       if (t.size === 4) view.setFloat32(offset, value, true);
       else view.setFloat64(offset, value, true);
       return;
@@ -98,13 +153,16 @@ export function encodeValue(btf: Btf, typeId: number, value: unknown, view: Data
         if (!e) throw new ValueError(`${path}: "${value}" is not one of ${t.values.map((x) => x.name).join(', ')}`);
         raw = e.value;
       }
-      writeInt(view, offset, t.size, toBigInt(raw, t.size * 8, t.signed, path));
+      const v = toBigInt(raw, t.size * 8, t.signed, path);
+      need(view, offset, t.size, path);
+      writeInt(view, offset, t.size, v);
       return;
     }
     case 'array': {
       if (isCharInt(btf, t.type) && typeof value === 'string') {
         const bytes = Buffer.from(value, 'utf8');
         if (bytes.length > t.nelems) throw new ValueError(`${path}: "${value}" is ${bytes.length} bytes, longer than char[${t.nelems}]`);
+        need(view, offset, t.nelems, path);
         const dst = new Uint8Array(view.buffer, view.byteOffset + offset, t.nelems);
         dst.fill(0);
         dst.set(bytes);
@@ -113,7 +171,7 @@ export function encodeValue(btf: Btf, typeId: number, value: unknown, view: Data
       if (!Array.isArray(value)) throw expected(path, `an array of ${t.nelems}`, value);
       if (value.length > t.nelems) throw new ValueError(`${path}: ${value.length} elements do not fit ${t.nelems}`);
       const elemSize = btf.size(t.type);
-      value.forEach((v, i) => encodeValue(btf, t.type, v, view, offset + i * elemSize, `${path}[${i}]`));
+      value.forEach((v, i) => encode(btf, t.type, v, view, offset + i * elemSize, `${path}[${i}]`, depth + 1));
       return;
     }
     case 'struct': case 'union': {
@@ -123,8 +181,10 @@ export function encodeValue(btf: Btf, typeId: number, value: unknown, view: Data
       t.members.forEach((m, i) => {
         const key = memberKey(m, i);
         if (!keys.delete(key)) return;
-        if (m.bitfieldSize) writeBits(view, offset, m.bitOffset, m.bitfieldSize, toBigInt(rec[key], m.bitfieldSize, isSignedMember(btf, m), `${path}.${key}`));
-        else encodeValue(btf, m.type, rec[key], view, offset + m.bitOffset / 8, `${path}.${key}`);
+        const at = `${path}.${key}`;
+        const bits = memberBits(btf, m, at);
+        if (bits) writeBits(view, offset, m.bitOffset + bits.shift, bits.size, toBigInt(rec[key], bits.size, bits.signed, at), at);
+        else encode(btf, m.type, rec[key], view, offset + m.bitOffset / 8, at, depth + 1);
       });
       if (keys.size) throw new ValueError(`${path}: ${btf.typeName(id)} has no member ${[...keys].join(', ')}`);
       return;
@@ -132,6 +192,27 @@ export function encodeValue(btf: Btf, typeId: number, value: unknown, view: Data
     default:
       throw new ValueError(`${path}: cannot encode a value of BTF kind ${t.kind}`);
   }
+}
+
+/** Throws unless `size` bytes at `offset` lie inside the view. */
+function need(view: DataView, offset: number, size: number, path: string): void {
+  if (!(offset >= 0 && size >= 0 && offset + size <= view.byteLength)) {
+    throw new ValueError(`${path}: ${size} bytes at offset ${offset} lie outside the ${view.byteLength}-byte buffer`);
+  }
+}
+
+/**
+ * How a struct member is stored when it is a bitfield: with kflag, its size is in the
+ * member; without, a member at a bit offset that is not a whole byte is an int whose
+ * own bits say the width. Undefined for ordinary (byte-aligned) members.
+ */
+function memberBits(btf: Btf, m: Member, path: string): { shift: number; size: number; signed: boolean } | undefined {
+  if (m.bitfieldSize) return { shift: 0, size: m.bitfieldSize, signed: isSignedMember(btf, m) };
+  if (m.bitOffset % 8 === 0) return undefined;
+  const t = btf.type(btf.resolve(m.type));
+  if (t.kind === 'int') return { shift: t.bitOffset, size: t.bits, signed: (t.encoding & BTF_INT_SIGNED) !== 0 };
+  if (t.kind === 'enum' || t.kind === 'enum64') return { shift: 0, size: t.size * 8, signed: t.signed };
+  throw new ParseError('BTF', `${path}: ${t.kind} member at bit offset ${m.bitOffset} is not byte-aligned`);
 }
 
 /** Anonymous members (nested anonymous structs/unions) get positional keys. */
@@ -157,7 +238,9 @@ function readInt(view: DataView, offset: number, size: number, signed: boolean):
     default: {
       let v = 0n;
       for (let i = size - 1; i >= 0; i--) v = (v << 8n) | BigInt(view.getUint8(offset + i));
-      return Number(signed ? BigInt.asIntN(size * 8, v) : v);
+      if (signed) v = BigInt.asIntN(size * 8, v);
+      // Odd sizes: up to 4 bytes a number, wider a bigint (exact, never rounded).
+      return size <= 4 ? Number(v) : v;
     }
   }
 }
@@ -169,10 +252,11 @@ function writeInt(view: DataView, offset: number, size: number, v: bigint): void
   }
 }
 
-function readBits(view: DataView, offset: number, bitOffset: number, bits: number, signed: boolean, big: boolean): number | bigint {
-  const first = offset + (bitOffset >> 3);
-  const shift = bitOffset & 7;
+function readBits(view: DataView, offset: number, bitOffset: number, bits: number, signed: boolean, big: boolean, path: string): number | bigint {
+  const first = offset + Math.floor(bitOffset / 8);
+  const shift = bitOffset % 8;
   const nbytes = (shift + bits + 7) >> 3;
+  need(view, first, nbytes, path);
   let v = 0n;
   for (let i = nbytes - 1; i >= 0; i--) v = (v << 8n) | BigInt(view.getUint8(first + i));
   v = (v >> BigInt(shift)) & ((1n << BigInt(bits)) - 1n);
@@ -180,10 +264,11 @@ function readBits(view: DataView, offset: number, bitOffset: number, bits: numbe
   return big ? v : Number(v);
 }
 
-function writeBits(view: DataView, offset: number, bitOffset: number, bits: number, value: bigint): void {
-  const first = offset + (bitOffset >> 3);
-  const shift = BigInt(bitOffset & 7);
-  const nbytes = ((bitOffset & 7) + bits + 7) >> 3;
+function writeBits(view: DataView, offset: number, bitOffset: number, bits: number, value: bigint, path: string): void {
+  const first = offset + Math.floor(bitOffset / 8);
+  const shift = BigInt(bitOffset % 8);
+  const nbytes = ((bitOffset % 8) + bits + 7) >> 3;
+  need(view, first, nbytes, path);
   let word = 0n;
   for (let i = nbytes - 1; i >= 0; i--) word = (word << 8n) | BigInt(view.getUint8(first + i));
   const mask = ((1n << BigInt(bits)) - 1n) << shift;

@@ -113,10 +113,21 @@ export function internalMapName(objName: string, section: string): string {
   return (objName.slice(0, pfxLen) + section.slice(0, sfxLen)).replace(/[^A-Za-z0-9_.]/g, '_');
 }
 
+/**
+ * A global data section becomes one array-map value, which the kernel caps at
+ * KMALLOC_MAX_SIZE (E2BIG beyond): 4 MiB on x86-64, 512 MiB at most on any architecture.
+ * A larger size (only .bss can claim one: its bytes are not in the file) is corrupt, and
+ * must not make the parser allocate it.
+ */
+const MAX_DATA_SECTION = 512 * 1024 * 1024;
+
 function parseDataSections(elf: ElfFile, btf: Btf, objName: string): Map<number, MapSpec> {
   const maps = new Map<number, MapSpec>();
   for (const sec of elf.sections) {
     if (!isDataSection(sec) || sec.size === 0) continue;
+    if (sec.size > MAX_DATA_SECTION) {
+      throw new ParseError('object', `section ${sec.name} is ${sec.size} bytes, larger than any kernel allows for global data (${MAX_DATA_SECTION})`);
+    }
     const datasecId = btf.idByName(sec.name, 'datasec') ?? 0;
     const data: DataSection = {
       section: sec.name,
