@@ -10,9 +10,8 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
-import { defaultSys } from '../src/sys/index.js';
 import * as C from '../src/sys/constants.js';
-import { isRoot, kernelTest } from './kernel.js';
+import { allGone, isRoot, kernelTest, liveIds } from './kernel.js';
 import { CLI, ROOT } from './paths.js';
 
 const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
@@ -38,45 +37,18 @@ function compileSeed(): string {
   return out;
 }
 
-/** Ids of live programs and maps with a given name (BPF_*_GET_NEXT_ID walk). */
-function liveIds(kind: 'prog' | 'map', name: string): number[] {
-  const sys = defaultSys();
-  const ids: number[] = [];
-  for (let id = (kind === 'prog' ? sys.progGetNextId(0) : sys.mapGetNextId(0)); id !== null; id = kind === 'prog' ? sys.progGetNextId(id) : sys.mapGetNextId(id)) {
-    let fd: number;
-    try {
-      fd = kind === 'prog' ? sys.progGetFdById(id) : sys.mapGetFdById(id);
-    } catch {
-      continue; // freed between the walk and the lookup
-    }
-    try {
-      if ((kind === 'prog' ? sys.progGetInfo(fd).name : sys.mapGetInfo(fd).name) === name) ids.push(id);
-    } finally {
-      sys.close(fd);
-    }
-  }
-  return ids;
-}
-
-/** Objects are freed after an RCU grace period; wait for them to go. */
-async function gone(kind: 'prog' | 'map', name: string, ids: number[]): Promise<boolean> {
-  for (let i = 0; i < 100; i++) {
-    const live = liveIds(kind, name);
-    if (!ids.some((id) => live.includes(id))) return true;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  return false;
-}
+const named = (name: string) => (info: { name: string }) => info.name === name;
+const gone = (kind: 'prog' | 'map', _name: string, ids: number[]) => allGone(kind, ids);
 
 kernelTest("seed's exitsnoop: loaded, the kernel lists its program and ring buffer; closed, nothing remains", async () => {
   const obj = compileSeed();
-  const progsBefore = liveIds('prog', 'handle_exit');
-  const mapsBefore = liveIds('map', 'rb');
+  const progsBefore = liveIds('prog', named('handle_exit'));
+  const mapsBefore = liveIds('map', named('rb'));
   const coll = Collection.load(loadObjectFile(obj));
   const progId = coll.program('handle_exit').info().id;
   const rb = coll.map('rb').info();
-  assert.ok(liveIds('prog', 'handle_exit').includes(progId));
-  assert.ok(liveIds('map', 'rb').includes(rb.id));
+  assert.ok(liveIds('prog', named('handle_exit')).includes(progId));
+  assert.ok(liveIds('map', named('rb')).includes(rb.id));
   assert.equal(rb.type, C.BPF_MAP_TYPE_RINGBUF);
   assert.equal(rb.maxEntries, 256 * 1024);
   assert.equal(coll.program('handle_exit').info().type, C.BPF_PROG_TYPE_TRACEPOINT);
@@ -97,8 +69,8 @@ kernelTest("seed's exitsnoop: loaded, the kernel lists its program and ring buff
   assert.ok(Number(verified) >= Number(insns) / 2, row);
   assert.match(r.stdout, /maps: rb \(ringbuf\)\n/);
   assert.match(r.stdout, /1 program accepted, 0 rejected/);
-  assert.ok(await gone('prog', 'handle_exit', liveIds('prog', 'handle_exit').filter((id) => !progsBefore.includes(id))));
-  assert.ok(await gone('map', 'rb', liveIds('map', 'rb').filter((id) => !mapsBefore.includes(id))));
+  assert.ok(await gone('prog', 'handle_exit', liveIds('prog', named('handle_exit')).filter((id) => !progsBefore.includes(id))));
+  assert.ok(await gone('map', 'rb', liveIds('map', named('rb')).filter((id) => !mapsBefore.includes(id))));
 });
 
 kernelTest('tsbpf check: a rejected program exits 1 with the verifier log on stderr', () => {
