@@ -1,12 +1,17 @@
 /**
  * ELF64 reader for relocatable BPF objects (what clang -target bpf emits). Pure: no I/O,
  * no syscalls; every malformed input ends in ParseError.
+ *
+ * With `{ anyElf: true }` it also reads executables and shared libraries of any machine
+ * (little-endian ELF64), for finding uprobe symbols; see ParseElfOptions.
  */
 import { ByteView } from '../binary.js';
 import { ParseError } from '../errors.js';
 
 export const EM_BPF = 247;
 export const ET_REL = 1;
+export const ET_EXEC = 2;
+export const ET_DYN = 3;
 
 export const SHT_NULL = 0;
 export const SHT_PROGBITS = 1;
@@ -15,6 +20,7 @@ export const SHT_STRTAB = 3;
 export const SHT_RELA = 4;
 export const SHT_NOBITS = 8;
 export const SHT_REL = 9;
+export const SHT_DYNSYM = 11;
 export const SHF_WRITE = 0x1;
 export const SHF_ALLOC = 0x2;
 export const SHF_EXECINSTR = 0x4;
@@ -30,6 +36,8 @@ export const STB_WEAK = 2;
 export const SHN_UNDEF = 0;
 export const SHN_ABS = 0xfff1;
 export const SHN_COMMON = 0xfff2;
+/** Section indexes from here on are special (SHN_ABS, SHN_COMMON...), not sections. */
+export const SHN_LORESERVE = 0xff00;
 
 /** BPF relocation types (R_BPF_*). */
 export const R_BPF_NONE = 0;
@@ -51,6 +59,8 @@ export interface ElfSection {
   flags: bigint;
   offset: number;
   size: number;
+  /** sh_addr: the section's virtual address in a loaded image (0 in BPF objects). */
+  addr: number;
   link: number;
   info: number;
   addralign: number;
@@ -81,12 +91,25 @@ export interface ElfFile {
   type: number;
   sections: ElfSection[];
   symbols: ElfSymbol[];
+  /** The .dynsym symbols; read only with `anyElf` (BPF objects have none), else empty. */
+  dynamicSymbols: ElfSymbol[];
   sectionByName(name: string): ElfSection | undefined;
   /** Relocations that apply to section `index` (from its SHT_REL section). */
   relocationsFor(index: number): ElfRel[];
 }
 
-export function parseElf(bytes: Uint8Array): ElfFile {
+export interface ParseElfOptions {
+  /**
+   * Read any little-endian ELF64 file (ET_EXEC, ET_DYN... of any machine), as uprobe
+   * symbol lookup needs: the BPF-object checks (EM_BPF, ET_REL, no RELA) are skipped,
+   * relocations are not read (relocationsFor answers []), and .dynsym is read into
+   * `dynamicSymbols`. The default (false) accepts only BPF relocatable objects.
+   */
+  anyElf?: boolean;
+}
+
+export function parseElf(bytes: Uint8Array, opts: ParseElfOptions = {}): ElfFile {
+  const anyElf = opts.anyElf ?? false;
   if (bytes.byteLength < 16) throw new ParseError('ELF', `file is ${bytes.byteLength} bytes, too short for an ELF header`);
   if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
     throw new ParseError('ELF', 'not an ELF file (bad magic)');
@@ -100,10 +123,10 @@ export function parseElf(bytes: Uint8Array): ElfFile {
   if (v.length < 64) throw new ParseError('ELF', `file is ${v.length} bytes, too short for an ELF64 header`);
   const type = v.u16(16);
   const machine = v.u16(18);
-  if (machine !== EM_BPF) {
+  if (!anyElf && machine !== EM_BPF) {
     throw new ParseError('ELF', `object is for machine ${MACHINES[machine] ?? `#${machine}`}, not BPF (EM_BPF): compile with clang -target bpf`);
   }
-  if (type !== ET_REL) throw new ParseError('ELF', `ELF type ${type} is not a relocatable object (ET_REL)`);
+  if (!anyElf && type !== ET_REL) throw new ParseError('ELF', `ELF type ${type} is not a relocatable object (ET_REL)`);
 
   const shoff = v.offset64(40, 'e_shoff');
   const shentsize = v.u16(58, 'e_shentsize');
@@ -131,6 +154,8 @@ export function parseElf(bytes: Uint8Array): ElfFile {
       flags: v.u64(h + 8),
       offset,
       size,
+      // Checked only where it is used (anyElf): BPF objects' loaders never read it.
+      addr: anyElf ? v.offset64(h + 16, 'sh_addr') : Number(v.u64(h + 16)),
       link: v.u32(h + 40),
       info: v.u32(h + 44),
       addralign: v.offset64(h + 48, 'sh_addralign'),
@@ -145,31 +170,13 @@ export function parseElf(bytes: Uint8Array): ElfFile {
     name: i === 0 ? '' : shstr.cstring(nameOffsets[i]!, `name of section #${i}`),
   }));
 
-  const symbols: ElfSymbol[] = [];
   const symtab = sections.find((s) => s.type === SHT_SYMTAB);
-  if (symtab) {
-    if (symtab.link >= sections.length) throw new ParseError('ELF', 'symbol table links to a missing string table');
-    const strs = new ByteView(sections[symtab.link]!.data, 'ELF');
-    const sv = new ByteView(symtab.data, 'ELF');
-    const count = Math.floor(symtab.data.byteLength / 24);
-    for (let i = 0; i < count; i++) {
-      const o = i * 24;
-      const info = sv.u8(o + 4);
-      symbols.push({
-        index: i,
-        name: strs.cstring(sv.u32(o), `name of symbol #${i}`),
-        type: info & 0xf,
-        bind: info >> 4,
-        visibility: sv.u8(o + 5) & 0x3,
-        shndx: sv.u16(o + 6),
-        value: sv.offset64(o + 8, 'st_value'),
-        size: sv.offset64(o + 16, 'st_size'),
-      });
-    }
-  }
+  const symbols = symtab ? readSymbols(sections, symtab) : [];
+  const dynsym = anyElf ? sections.find((s) => s.type === SHT_DYNSYM) : undefined;
+  const dynamicSymbols = dynsym ? readSymbols(sections, dynsym) : [];
 
   const relocs = new Map<number, ElfRel[]>();
-  for (const s of sections) {
+  for (const s of anyElf ? [] : sections) {
     if (s.type === SHT_RELA) throw new ParseError('ELF', `section ${s.name}: RELA relocations are not used by BPF objects`);
     if (s.type !== SHT_REL) continue;
     if (s.info >= sections.length) throw new ParseError('ELF', `relocation section ${s.name} targets missing section #${s.info}`);
@@ -191,7 +198,32 @@ export function parseElf(bytes: Uint8Array): ElfFile {
     type,
     sections,
     symbols,
+    dynamicSymbols,
     sectionByName: (name) => byName.get(name),
     relocationsFor: (index) => relocs.get(index) ?? [],
   };
+}
+
+/** The entries of a symbol table section (SHT_SYMTAB or SHT_DYNSYM). */
+function readSymbols(sections: ElfSection[], symtab: ElfSection): ElfSymbol[] {
+  if (symtab.link >= sections.length) throw new ParseError('ELF', 'symbol table links to a missing string table');
+  const strs = new ByteView(sections[symtab.link]!.data, 'ELF');
+  const sv = new ByteView(symtab.data, 'ELF');
+  const count = Math.floor(symtab.data.byteLength / 24);
+  const symbols: ElfSymbol[] = [];
+  for (let i = 0; i < count; i++) {
+    const o = i * 24;
+    const info = sv.u8(o + 4);
+    symbols.push({
+      index: i,
+      name: strs.cstring(sv.u32(o), `name of symbol #${i}`),
+      type: info & 0xf,
+      bind: info >> 4,
+      visibility: sv.u8(o + 5) & 0x3,
+      shndx: sv.u16(o + 6),
+      value: sv.offset64(o + 8, 'st_value'),
+      size: sv.offset64(o + 16, 'st_size'),
+    });
+  }
+  return symbols;
 }

@@ -883,5 +883,14 @@ export const EPOLL_CTL_DEL = 2;
 export const EPOLL_CTL_MOD = 3;
 export const EPOLL_CLOEXEC = 0o2000000;
 
+// ---------------------------------------------------------------------------------------
+// mount(2) flags (linux/mount.h)
+
+export const MS_RDONLY = 1;
+export const MS_NOSUID = 2;
+export const MS_NODEV = 4;
+export const MS_NOEXEC = 8;
+export const MS_RELATIME = 1 << 21;
+
 // fcntl.h, for flags sys passes itself
 export const O_CLOEXEC = 0o2000000;

@@ -125,6 +125,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   epollWait: ['epoll_wait'],
   epollWaitAsync: ['epoll_wait'],
   watchReadable: ['poll'],
+  mount: ['mount'],
   possibleCpus: ['possibleCpus'],
   pageSize: ['pageSize'],
 };
@@ -226,6 +227,8 @@ export class FakeSys implements Sys {
   readonly calls: FakeCall[] = [];
   /** Written into logBuf on a successful program load with logLevel > 0. */
   verifierLog = 'processed 2 insns (limit 1000000) max_states_per_insn 0 total_states 0 peak_states 0 mark_read 0\n';
+  /** Successful mount() calls, in order (the fake mounts nothing). */
+  readonly mounts: { source: string; target: string; fstype: string; flags: number }[] = [];
   /** Answers BPF_PROG_TEST_RUN; without it the fake throws ENOSYS. */
   onTestRun: ((attr: TestRunAttr) => TestRunResult) | undefined;
 
@@ -819,6 +822,11 @@ export class FakeSys implements Sys {
     const w = { fd, onReadable };
     this.watches.add(w);
     return { close: () => void this.watches.delete(w), unref: () => {}, ref: () => {} };
+  }
+
+  mount(source: string, target: string, fstype: string, flags = 0): void {
+    this.enter('mount', [source, target, fstype, flags]);
+    this.mounts.push({ source, target, fstype, flags });
   }
 
   possibleCpus(): number {

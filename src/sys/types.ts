@@ -236,6 +236,11 @@ export interface Sys {
    * with no thread blocked and no polling: the way ring and perf buffer readers wake.
    */
   watchReadable(fd: number, onReadable: () => void): FdWatch;
+  /**
+   * mount(2) with no data argument: `mount("nodev", "/sys/kernel/tracing", "tracefs")`
+   * mounts tracefs, `mount("bpf", "/sys/fs/bpf", "bpf")` bpffs. `flags` are MS_* bits.
+   */
+  mount(source: string, target: string, fstype: string, flags?: number): void;
   /** Number of possible CPUs (/sys/devices/system/cpu/possible), for per-CPU maps and perf buffers. */
   possibleCpus(): number;
   pageSize(): number;

@@ -1,0 +1,16 @@
+/**
+ * link/: attach loaded programs by section name (tracepoint, raw_tp, tp_btf, uprobe,
+ * kprobe, fentry/fexit/lsm), and find (or mount) tracefs and bpffs.
+ */
+export { attach, attachAll, AttachError, Link, LinkSet, type AttachOptions, type LinkKind } from './link.js';
+export { bpffsPath, parseMounts, realHost, tracefsPath, type Host, type MountEntry } from './fs.js';
+export {
+  findFunction,
+  parseUprobeTarget,
+  readBinary,
+  resolveBinary,
+  resolveUprobe,
+  type ResolvedSymbol,
+  type UprobeLocation,
+  type UprobeTarget,
+} from './uprobe.js';
