@@ -13,3 +13,6 @@ export type { Sys } from './sys/types.js';
 export { parseObject, loadObjectFile, type ObjectSpec, type MapSpec, type ProgramSpec, type VariableSpec } from './object/index.js';
 export { Collection, Variable, setGlobal, BpfMap, Program, VerifierError, BtfLoadError, type LoadOptions } from './loader/index.js';
 export { Btf, parseBtf, kernelBtf, decodeValue, encodeValue, ValueError } from './btf/index.js';
+export { attach, attachAll, Link, LinkSet, AttachError, type AttachOptions } from './link/index.js';
+export { RingBuffer, type RecordVisitor } from './ringbuf/index.js';
+export { compileDecoder, TableFormatter, toJson, type Decoder } from './decode/index.js';
