@@ -9,11 +9,11 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ParseError } from '../src/errors.js';
 import { parseElf } from '../src/elf/index.js';
 import {
   Btf, BTF_KIND, encodeBtf, parseBtf, parseBtfExt, StringTable, structOf, VMLINUX_BTF_PATH, type BtfType,
 } from '../src/btf/index.js';
+import { throwsParse } from './throws.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURES = ['maps', 'globals', 'subprog', 'core', 'rejected', 'tracepoint'];
@@ -24,17 +24,6 @@ function section(name: string, sec: string): Uint8Array {
 }
 const fixtureBtf = (name: string) => parseBtf(section(name, '.BTF'));
 
-function throwsParse(fn: () => unknown, ...patterns: RegExp[]): ParseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ParseError, `expected a ParseError, got ${String(caught)}`);
-  for (const p of patterns) assert.match(caught.message, p);
-  return caught;
-}
 
 /**
  * Raw BTF from type words and a string section, laid out as clang does (header of 24,

@@ -8,28 +8,16 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ParseError } from '../src/errors.js';
 import {
   EM_BPF, ET_REL, parseElf, R_BPF_64_32, R_BPF_64_64, R_BPF_64_NODYLD32, SHF_ALLOC, SHF_EXECINSTR, SHF_WRITE,
   SHN_UNDEF, SHT_NOBITS, SHT_NULL, SHT_PROGBITS, SHT_REL, SHT_STRTAB, SHT_SYMTAB, STB_GLOBAL, STB_LOCAL,
   STT_FUNC, STT_NOTYPE, STT_OBJECT, STT_SECTION,
 } from '../src/elf/index.js';
+import { throwsParse } from './throws.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const fixture = (name: string) => new Uint8Array(readFileSync(resolve(ROOT, 'testdata', `${name}.bpf.o`)));
 
-/** Asserts that fn throws a ParseError whose message matches every pattern. */
-function throwsParse(fn: () => unknown, ...patterns: RegExp[]): ParseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ParseError, `expected a ParseError, got ${String(caught)}`);
-  for (const p of patterns) assert.match(caught.message, p);
-  return caught;
-}
 
 test('maps.bpf.o: header, sections in order, with types, flags, sizes and links', () => {
   const elf = parseElf(fixture('maps'));

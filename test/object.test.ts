@@ -8,28 +8,18 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ParseError, TsbpfError } from '../src/errors.js';
+import { TsbpfError } from '../src/errors.js';
 import { parseElf } from '../src/elf/index.js';
 import { encodeBtf, parseBtf, type Datasec } from '../src/btf/index.js';
 import { internalMapName, linkProgram, loadObjectFile, objectName, parseObject, type ObjectSpec } from '../src/object/index.js';
 import * as C from '../src/sys/constants.js';
+import { throwsParse } from './throws.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const path = (name: string) => resolve(ROOT, 'testdata', `${name}.bpf.o`);
 const bytesOf = (name: string) => new Uint8Array(readFileSync(path(name)));
 const load = (name: string): ObjectSpec => parseObject(bytesOf(name), name);
 
-function throwsParse(fn: () => unknown, ...patterns: RegExp[]): ParseError {
-  let caught: unknown;
-  try {
-    fn();
-  } catch (e) {
-    caught = e;
-  }
-  assert.ok(caught instanceof ParseError, `expected a ParseError, got ${String(caught)}`);
-  for (const p of patterns) assert.match(caught.message, p);
-  return caught;
-}
 
 /** Renames a section in place by rewriting its name bytes (same length). */
 function renameSection(bytes: Uint8Array, from: string, to: string): Uint8Array {
