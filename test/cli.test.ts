@@ -12,6 +12,7 @@ import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
 import * as C from '../src/sys/constants.js';
 import { allGone, isRoot, kernelTest, liveIds } from './kernel.js';
+import { compileBpf } from './compile.js';
 import { CLI, ROOT } from './paths.js';
 
 const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
@@ -24,18 +25,7 @@ function tsbpf(args: string[], opts: { asNobody?: boolean } = {}) {
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-/** The seed's exitsnoop.bpf.c compiled as ecc would (clang -g -O2 -target bpf, llvm-strip -g). */
-function compileSeed(): string {
-  const out = join(mkdtempSync(join(tmpdir(), 'tsbpf-seed-')), 'exitsnoop.bpf.o');
-  const cc = spawnSync('clang', [
-    '-g', '-O2', '-target', 'bpf', '-D__TARGET_ARCH_x86', `-I${join(ROOT, 'bpf', 'include')}`,
-    '-c', join(SEED, 'exitsnoop.bpf.c'), '-o', out,
-  ], { encoding: 'utf8' });
-  if (cc.error) throw new Error(`clang is needed for this test (bash scripts/setup.sh --compiler): ${cc.error.message}`);
-  assert.equal(cc.status, 0, cc.stderr);
-  assert.equal(spawnSync('llvm-strip', ['-g', out]).status, 0);
-  return out;
-}
+const compileSeed = () => compileBpf(join(SEED, 'exitsnoop.bpf.c'));
 
 const named = (name: string) => (info: { name: string }) => info.name === name;
 const gone = (kind: 'prog' | 'map', _name: string, ids: number[]) => allGone(kind, ids);

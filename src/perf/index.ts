@@ -1,0 +1,165 @@
+/**
+ * A perf buffer reader for BPF_MAP_TYPE_PERF_EVENT_ARRAY: one BPF-output perf event
+ * per CPU, each with its own mmap'd ring, registered in the map so bpf_perf_event_output
+ * reaches it. Samples that the kernel dropped because a ring was full arrive as
+ * PERF_RECORD_LOST records: they are counted, never silently ignored.
+ */
+import { TsbpfError } from '../errors.js';
+import type { BpfMap } from '../loader/index.js';
+import * as C from '../sys/constants.js';
+import { defaultSys } from '../sys/index.js';
+import type { FdWatch, Mapping, Sys } from '../sys/types.js';
+
+export interface PerfBufferOptions {
+  sys?: Sys;
+  /** Data pages per CPU, a power of two (default 64: 256 KiB per CPU). */
+  pageCount?: number;
+}
+
+interface CpuRing {
+  cpu: number;
+  fd: number;
+  mapping: Mapping;
+  head: BigInt64Array;
+  tail: BigInt64Array;
+  data: Uint8Array;
+  view: DataView;
+}
+
+/** Called per sample with a view of its raw bytes, valid during the call. */
+export type SampleHandler = (sample: Uint8Array, cpu: number) => void;
+
+export class PerfBuffer {
+  private readonly sys: Sys;
+  private readonly rings: CpuRing[] = [];
+  private readonly size: number;
+  private watches: FdWatch[] = [];
+  private closed = false;
+  /** Samples the kernel reported lost (PERF_RECORD_LOST), per CPU. */
+  readonly lost: number[] = [];
+  /** Scratch for samples that wrap around the end of a ring. */
+  private wrapBuf = new Uint8Array(256);
+
+  constructor(readonly map: BpfMap, opts: PerfBufferOptions = {}) {
+    if (map.type !== C.BPF_MAP_TYPE_PERF_EVENT_ARRAY) throw new TsbpfError(`map ${map.name} is not a perf event array`);
+    this.sys = opts.sys ?? defaultSys();
+    const pages = opts.pageCount ?? 64;
+    if (pages & (pages - 1)) throw new TsbpfError(`perf buffer page count ${pages} is not a power of two`);
+    const page = this.sys.pageSize();
+    this.size = pages * page;
+    try {
+      const cpus = Math.min(this.sys.possibleCpus(), map.maxEntries);
+      for (let cpu = 0; cpu < cpus; cpu++) {
+        const fd = this.sys.perfEventOpen(
+          { type: C.PERF_TYPE_SOFTWARE, config: C.PERF_COUNT_SW_BPF_OUTPUT, sampleType: C.PERF_SAMPLE_RAW, samplePeriod: 1n, wakeupEvents: 1 },
+          -1, cpu, -1, C.PERF_FLAG_FD_CLOEXEC,
+        );
+        let mapping: Mapping;
+        try {
+          mapping = this.sys.mmap(page + this.size, C.PROT_READ | C.PROT_WRITE, C.MAP_SHARED, fd, 0);
+        } catch (e) {
+          this.sys.close(fd);
+          throw e;
+        }
+        this.rings.push({
+          cpu, fd, mapping,
+          head: new BigInt64Array(mapping.buffer, C.PERF_MMAP_PAGE_DATA_HEAD, 1),
+          tail: new BigInt64Array(mapping.buffer, C.PERF_MMAP_PAGE_DATA_TAIL, 1),
+          data: new Uint8Array(mapping.buffer, page, this.size),
+          view: new DataView(mapping.buffer, page, this.size),
+        });
+        this.lost.push(0);
+        const key = new Uint8Array(4);
+        new DataView(key.buffer).setUint32(0, cpu, true);
+        const value = new Uint8Array(4);
+        new DataView(value.buffer).setUint32(0, fd, true);
+        map.update(key, value);
+        this.sys.ioctl(fd, C.PERF_EVENT_IOC_ENABLE, 0);
+      }
+    } catch (e) {
+      this.close();
+      throw e;
+    }
+  }
+
+  get totalLost(): number {
+    return this.lost.reduce((a, b) => a + b, 0);
+  }
+
+  /** Reads every available sample of every CPU. Returns the number of samples. */
+  drain(onSample: SampleHandler): number {
+    let n = 0;
+    for (const r of this.rings) n += this.drainRing(r, onSample);
+    return n;
+  }
+
+  /** From now until close, samples are handed over as they arrive (event-loop readiness). */
+  listen(onSample: SampleHandler): void {
+    if (this.watches.length) throw new TsbpfError(`perf buffer ${this.map.name} already has a reader`);
+    // One watch per CPU's fd. (Not one epoll set of them all: perf's poll clears its
+    // readiness flag when read, so a nested epoll loses wake-ups.)
+    const drain = () => {
+      if (!this.closed) this.drain(onSample);
+    };
+    // Any CPU's wake-up drains every ring, so one lost readiness delays nothing for long.
+    this.watches = this.rings.map((r) => this.sys.watchReadable(r.fd, drain));
+    drain();
+    // libuv registers the fds at its next poll phase, and perf's poll clears its
+    // readiness flag when checked: a sample landing before then would wake no one.
+    // setImmediate runs after that poll phase.
+    setImmediate(drain);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.watches) w.close();
+    for (const r of this.rings) {
+      this.sys.munmap(r.mapping);
+      this.sys.close(r.fd);
+    }
+    this.rings.length = 0;
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  private drainRing(r: CpuRing, onSample: SampleHandler): number {
+    const head = Number(Atomics.load(r.head, 0));
+    let tail = Number(Atomics.load(r.tail, 0));
+    const mask = this.size - 1;
+    let n = 0;
+    while (tail < head) {
+      const at = tail & mask;
+      // perf_event_header: u32 type, u16 misc, u16 size; records are 8-byte aligned,
+      // so the header never wraps, but the body may.
+      const type = r.view.getUint32(at, true);
+      const size = r.view.getUint16(at + 6, true);
+      if (size < 8) throw new TsbpfError(`perf buffer of CPU ${r.cpu}: corrupt record of ${size} bytes`);
+      const rec = this.contiguous(r, at, size);
+      const rv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+      if (type === C.PERF_RECORD_SAMPLE) {
+        const rawSize = rv.getUint32(8, true);
+        onSample(rec.subarray(12, 12 + Math.min(rawSize, size - 12)), r.cpu);
+        n++;
+      } else if (type === C.PERF_RECORD_LOST) {
+        this.lost[r.cpu]! += Number(rv.getBigUint64(16, true));
+      }
+      tail += size;
+      if (this.closed) return n;
+    }
+    Atomics.store(r.tail, 0, BigInt(tail));
+    return n;
+  }
+
+  /** The record's bytes; copied only when it wraps past the end of the ring. */
+  private contiguous(r: CpuRing, at: number, size: number): Uint8Array {
+    if (at + size <= this.size) return r.data.subarray(at, at + size);
+    if (this.wrapBuf.length < size) this.wrapBuf = new Uint8Array(size * 2);
+    const first = this.size - at;
+    this.wrapBuf.set(r.data.subarray(at), 0);
+    this.wrapBuf.set(r.data.subarray(0, size - first), first);
+    return this.wrapBuf.subarray(0, size);
+  }
+}
