@@ -8,11 +8,13 @@ import { TsbpfError } from '../errors.js';
 import { VerifierError, BtfLoadError } from '../loader/index.js';
 import { exitsnoop } from '../tools/exitsnoop.js';
 import { checkCommand } from './check.js';
+import { runCommand } from './run-command.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('tsbpf')
     .description('eBPF toolkit for Node.js: load, check and run BPF programs without libbpf')
     .exitOverride()
+    .enablePositionalOptions()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   let status = 0;
@@ -47,6 +49,27 @@ export async function main(argv: string[]): Promise<number> {
         process.off('SIGINT', stop);
         process.off('SIGTERM', stop);
       }
+    });
+
+  program
+    .command('run')
+    .description('load a BPF object or eunomia package, attach its programs by section name and print its events')
+    .argument('<file>', 'package.json (eunomia format) or a .bpf.o object')
+    .argument('[args...]', "the program's own options: --NAME VALUE for its global variables (-h lists them)")
+    .option('-j, --json', 'one JSON object per event')
+    .option('-v, --verbose', 'say what is attached')
+    .allowUnknownOption()
+    .passThroughOptions()
+    .addHelpText('after', '\nExamples:\n  tsbpf run package.json\n  tsbpf run execs.bpf.o -j | jq .comm\n  tsbpf run package.json -- --min_duration_ms 10')
+    .action(async (file: string, args: string[], opts: { json?: boolean; verbose?: boolean }) => {
+      // Options after FILE pass through untouched; take ours out, leave the program's.
+      const own = { json: opts.json, verbose: opts.verbose };
+      const rest = args.filter((a) => {
+        if (a === '-j' || a === '--json') return !(own.json = true);
+        if (a === '-v' || a === '--verbose') return !(own.verbose = true);
+        return true;
+      });
+      status = await runCommand(file, rest, own);
     });
 
   try {

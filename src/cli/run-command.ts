@@ -1,0 +1,33 @@
+import { readFileSync } from 'node:fs';
+import { TsbpfError } from '../errors.js';
+import { objectName } from '../object/index.js';
+import { run, type Runnable } from './run.js';
+
+/** `tsbpf run FILE [args]`: FILE is a .bpf.o object or an eunomia package.json. */
+export async function runCommand(file: string, args: string[], opts: { json?: boolean; verbose?: boolean }): Promise<number> {
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new TsbpfError(err.code === 'ENOENT' ? `${file}: no such file` : `cannot read ${file}: ${err.message}`);
+  }
+  const input = toRunnable(file, bytes);
+  const ac = new AbortController();
+  const stop = () => ac.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  try {
+    return await run(input, { ...opts, args, signal: ac.signal });
+  } finally {
+    process.off('SIGINT', stop);
+    process.off('SIGTERM', stop);
+  }
+}
+
+function toRunnable(file: string, bytes: Buffer): Runnable {
+  if (bytes.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return { objectBytes: bytes, name: objectName(file) };
+  // Anything else is taken as an eunomia package.
+  // TODO(package/): read eunomia packages once the package module lands.
+  throw new TsbpfError(`${file}: not an ELF object (package.json support is not in this build yet)`);
+}
