@@ -7,6 +7,7 @@ import { Command, CommanderError } from 'commander';
 import { TsbpfError } from '../errors.js';
 import { VerifierError, BtfLoadError } from '../loader/index.js';
 import { exitsnoop } from '../tools/exitsnoop.js';
+import { registerBuild } from './build.js';
 import { checkCommand } from './check.js';
 import { runCommand } from './run-command.js';
 
@@ -18,6 +19,7 @@ export async function main(argv: string[]): Promise<number> {
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
   let status = 0;
+  registerBuild(program);
   program
     .command('check')
     .description('load every program of a BPF object into the kernel (without attaching), report what the verifier says, unload')

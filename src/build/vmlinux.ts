@@ -1,0 +1,85 @@
+/**
+ * The vmlinux.h that `tsbpf build` compiles against: a directory to pass with -I.
+ *
+ * Two sources, one switch (VMLINUX_GENERATOR below):
+ * - generated: the running kernel's BTF dumped as C, written once per kernel into
+ *   <cache>/<kernel release>-<BTF sha256 prefix>/vmlinux.h (cache: $TSBPF_CACHE_DIR, else
+ *   $XDG_CACHE_HOME/tsbpf, else ~/.cache/tsbpf);
+ * - project: the repository's hand-written, minimal bpf/include/vmlinux.h.
+ */
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir, release } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { kernelBtf, VMLINUX_BTF_PATH } from '../btf/index.js';
+import { TsbpfError } from '../errors.js';
+
+/**
+ * THE SWITCH: where vmlinux.h comes from. null: the project's bpf/include/vmlinux.h.
+ * Generating it from the running kernel's BTF (once src/btf/cdump.ts exists) is this
+ * one line instead:
+ *   const VMLINUX_GENERATOR: Generator | null = () => import('../btf/cdump.js').then((m) => m.dumpC(kernelBtf()));
+ */
+const VMLINUX_GENERATOR: Generator | null = null;
+
+/** Produces the text of vmlinux.h for the running kernel. */
+export type Generator = () => string | Promise<string>;
+
+export interface VmlinuxHeader {
+  /** Directory holding vmlinux.h: pass it with -I. */
+  dir: string;
+  path: string;
+  source: 'generated' | 'project' | 'given';
+}
+
+/** bpf/include of the repository this module belongs to (dist/src/build/ or src/build/ below it). */
+export const PROJECT_VMLINUX_DIR = ((): string => {
+  const here = dirname(fileURLToPath(import.meta.url));
+  for (let dir = here; ; dir = dirname(dir)) {
+    const inc = join(dir, 'bpf', 'include');
+    if (existsSync(join(inc, 'vmlinux.h'))) return inc;
+    if (dirname(dir) === dir) return resolve(here, '..', '..', '..', 'bpf', 'include');
+  }
+})();
+
+export function cacheDir(): string {
+  if (process.env.TSBPF_CACHE_DIR) return resolve(process.env.TSBPF_CACHE_DIR);
+  const base = process.env.XDG_CACHE_HOME ? resolve(process.env.XDG_CACHE_HOME) : join(homedir(), '.cache');
+  return join(base, 'tsbpf');
+}
+
+export async function vmlinuxHeader(opts: { cacheDir?: string; generate?: Generator | null } = {}): Promise<VmlinuxHeader> {
+  const generate = opts.generate === undefined ? VMLINUX_GENERATOR : opts.generate;
+  if (!generate) {
+    const path = join(PROJECT_VMLINUX_DIR, 'vmlinux.h');
+    if (!existsSync(path)) throw new TsbpfError(`vmlinux.h not found at ${path} (the project's bpf/include is missing from this installation)`);
+    return { dir: PROJECT_VMLINUX_DIR, path, source: 'project' };
+  }
+  return generated(generate, opts.cacheDir ?? cacheDir());
+}
+
+async function generated(generate: Generator, cache: string): Promise<VmlinuxHeader> {
+  const btfPath = process.env.BTF_FILE_PATH || VMLINUX_BTF_PATH;
+  let btf: Buffer;
+  try {
+    // Keyed by the BTF bytes (kernelBtf() reads the same file, BTF_FILE_PATH first).
+    btf = readFileSync(btfPath);
+  } catch (e) {
+    throw new TsbpfError(`cannot read kernel BTF ${btfPath} to generate vmlinux.h: ${(e as Error).message}`);
+  }
+  const key = `${release().replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(btf).digest('hex').slice(0, 16)}`;
+  const dir = join(cache, key);
+  const path = join(dir, 'vmlinux.h');
+  if (!existsSync(path)) {
+    mkdirSync(dir, { recursive: true });
+    const tmp = `${path}.tmp-${process.pid}`;
+    try {
+      writeFileSync(tmp, await generate());
+      renameSync(tmp, path);
+    } finally {
+      rmSync(tmp, { force: true });
+    }
+  }
+  return { dir, path, source: 'generated' };
+}

@@ -1,0 +1,95 @@
+/**
+ * The eunomia-bpf package.json format (what `ecc` writes and `ecli run` reads), as
+ * eunomia-bpf v1.0.x defines it. Every key tsbpf does not use is optional on read and
+ * kept as-is; unknown keys are ignored.
+ */
+
+/** The eunomia_version ecc of the tutorial writes. */
+export const EUNOMIA_VERSION = '0.3.4';
+
+export interface EunomiaPackage {
+  /** base64 (standard alphabet, padded) of the zlib-deflated ELF object. */
+  bpf_object: string;
+  /** Length of the ELF object before compression. */
+  bpf_object_size: number;
+  meta: PackageMeta;
+}
+
+export interface PackageMeta {
+  bpf_skel: BpfSkel;
+  export_types: ExportType[];
+  eunomia_version: string;
+  /** Ring buffer / perf buffer poll timeout of ecli (100 ms when absent). */
+  poll_timeout_ms?: number;
+  [key: string]: unknown;
+}
+
+export interface BpfSkel {
+  /** The object file's base name with non-identifier characters as "_": "exitsnoop_bpf". */
+  obj_name: string;
+  data_sections: DataSectionEntry[];
+  maps: MapEntry[];
+  progs: ProgEntry[];
+  doc?: PackageDoc;
+  [key: string]: unknown;
+}
+
+export interface DataSectionEntry {
+  /** ".rodata", ".data", ".bss", ".data.custom"... */
+  name: string;
+  variables: VariableEntry[];
+}
+
+export interface VariableEntry {
+  name: string;
+  /** C type without qualifiers: "unsigned long long", "char[16]", "struct event *". */
+  type: string;
+  /** Initial value (.rodata and .data): what the object's bytes hold. */
+  value?: unknown;
+  description?: string;
+  cmdarg?: { default?: unknown; long?: string; short?: string; help?: string };
+  [key: string]: unknown;
+}
+
+export interface MapEntry {
+  /** The map's name in the kernel: the C name, or libbpf's "exitsnoo.bss" for global data. */
+  name: string;
+  /** Skeleton identifier: the C name, or "bss", "rodata", "data_custom" for global data. */
+  ident: string;
+  /** Global data maps (BPF_F_MMAPABLE). */
+  mmaped?: boolean;
+  sample?: { interval: number; type: 'log2_hist' | 'linear_hist' | 'default_kv' | string; unit?: string; clear_map?: boolean };
+  [key: string]: unknown;
+}
+
+export interface ProgEntry {
+  name: string;
+  /** The ELF section name, which says how to attach: "tp/sched/sched_process_exit". */
+  attach: string;
+  link: boolean;
+  [key: string]: unknown;
+}
+
+export interface PackageDoc {
+  version?: string;
+  brief?: string;
+  details?: string;
+  description?: string;
+  [key: string]: unknown;
+}
+
+export interface ExportType {
+  name: string;
+  size: number;
+  /** Id of the struct in the object's own BTF; decoding uses it, not the member strings. */
+  type_id: number;
+  members: ExportMember[];
+  [key: string]: unknown;
+}
+
+export interface ExportMember {
+  name: string;
+  /** "int", "unsigned int", "char[16]"; "composite" for a struct or union, "enum" for an enum. */
+  type: string;
+  [key: string]: unknown;
+}
