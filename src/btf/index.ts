@@ -4,3 +4,4 @@ export { StringTable } from './strings.js';
 export * from './ext.js';
 export { kernelBtf, VMLINUX_BTF_PATH } from './kernel.js';
 export { decodeValue, encodeValue, ValueError } from './codec.js';
+export { dumpC, dumpRaw, CDumper, cIdent, type DumpCOptions } from './cdump.js';

@@ -8,6 +8,7 @@ import { TsbpfError } from '../errors.js';
 import { VerifierError, BtfLoadError } from '../loader/index.js';
 import { exitsnoop } from '../tools/exitsnoop.js';
 import { registerBuild } from './build.js';
+import { registerBtfCommand } from './btf.js';
 import { checkCommand } from './check.js';
 import { runCommand } from './run-command.js';
 
@@ -20,6 +21,7 @@ export async function main(argv: string[]): Promise<number> {
 
   let status = 0;
   registerBuild(program);
+  registerBtfCommand(program);
   program
     .command('check')
     .description('load every program of a BPF object into the kernel (without attaching), report what the verifier says, unload')
