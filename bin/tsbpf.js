@@ -10,4 +10,6 @@ if (!existsSync(fileURLToPath(main))) {
   process.exit(1);
 }
 const { main: run } = await import(main.href);
-process.exitCode = await run(process.argv);
+// Exit explicitly: a blocking read still pending on the thread pool (trace_pipe) must not
+// keep a finished command alive. stdout/stderr to files and pipes are synchronous on Linux.
+process.exit(await run(process.argv));

@@ -16,12 +16,10 @@ import { kernelBtf, VMLINUX_BTF_PATH } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 
 /**
- * THE SWITCH: where vmlinux.h comes from. null: the project's bpf/include/vmlinux.h.
- * Generating it from the running kernel's BTF (once src/btf/cdump.ts exists) is this
- * one line instead:
- *   const VMLINUX_GENERATOR: Generator | null = () => import('../btf/cdump.js').then((m) => m.dumpC(kernelBtf()));
+ * Where vmlinux.h comes from: the running kernel's BTF dumped as C by tsbpf itself.
+ * (null would mean the project's minimal bpf/include/vmlinux.h.)
  */
-const VMLINUX_GENERATOR: Generator | null = null;
+const VMLINUX_GENERATOR: Generator | null = () => import('../btf/cdump.js').then((m) => m.dumpC(kernelBtf()));
 
 /** Produces the text of vmlinux.h for the running kernel. */
 export type Generator = () => string | Promise<string>;

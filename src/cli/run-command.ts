@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { TsbpfError } from '../errors.js';
 import { objectName } from '../object/index.js';
+import { readPackage } from '../package/index.js';
 import { run, type Runnable } from './run.js';
 
 /** `tsbpf run FILE [args]`: FILE is a .bpf.o object or an eunomia package.json. */
@@ -28,6 +29,7 @@ export async function runCommand(file: string, args: string[], opts: { json?: bo
 function toRunnable(file: string, bytes: Buffer): Runnable {
   if (bytes.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return { objectBytes: bytes, name: objectName(file) };
   // Anything else is taken as an eunomia package.
-  // TODO(package/): read eunomia packages once the package module lands.
-  throw new TsbpfError(`${file}: not an ELF object (package.json support is not in this build yet)`);
+  // Anything else is taken as an eunomia package.json.
+  const pkg = readPackage(bytes);
+  return { objectBytes: pkg.objectBytes, name: pkg.name, exportTypeId: pkg.exportTypeId };
 }

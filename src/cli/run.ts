@@ -3,7 +3,7 @@
  * command line, attach every program by its section name and print what it exports:
  * ring buffer or perf buffer events, or bpf_printk lines when it exports nothing.
  */
-import { createReadStream } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Btf } from '../btf/index.js';
 import { clockTime, compileDecoder, TableFormatter, toJson } from '../decode/index.js';
@@ -45,7 +45,7 @@ export function usage(spec: ObjectSpec): string {
   const vars = programVariables(spec);
   const lines = [`Usage: tsbpf run ${spec.name} [-j|--json] [-v] [options]`, '', 'Program options (global variables, set before load):'];
   for (const v of vars) {
-    const type = spec.btf.typeName(v.typeId);
+    const type = spec.btf.typeName(v.typeId).replace(/^((const|volatile) )+/, '');
     const flag = isBool(spec.btf, v.typeId) ? `--${v.name}` : `--${v.name} <${type}>`;
     lines.push(`  ${flag.padEnd(32)} ${type}, in ${v.section}, default ${defaultOf(spec, v)}`);
   }
@@ -81,7 +81,7 @@ export function applyArgs(spec: ObjectSpec, args: string[]): { help: boolean } {
       continue;
     }
     const text = m[2] ?? args[++i];
-    if (text === undefined) throw new TsbpfError(`--${v.name} needs a value (${spec.btf.typeName(v.typeId)})`);
+    if (text === undefined) throw new TsbpfError(`--${v.name} needs a value (${spec.btf.typeName(v.typeId).replace(/^((const|volatile) )+/, '')})`);
     setGlobal(spec, v.name, parseValue(spec.btf, v.typeId, text));
   }
   return { help: false };
@@ -186,11 +186,18 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   return 0;
 }
 
+/**
+ * trace_pipe blocks on read; a child `cat` does the blocking, so stopping is a kill and
+ * no read is left pending in this process.
+ */
 async function pipeTracePipe(out: NodeJS.WritableStream, stopped: Promise<void>): Promise<void> {
   const path = join(tracefsPath(defaultSys()), 'trace_pipe');
-  const stream = createReadStream(path);
-  stream.pipe(out, { end: false });
-  await Promise.race([stopped, new Promise((_, reject) => stream.on('error', reject))]);
-  stream.unpipe(out);
-  stream.destroy();
+  const cat = spawn('cat', [path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  cat.stdout.pipe(out, { end: false });
+  const ended = new Promise<void>((resolve, reject) => {
+    cat.on('error', reject);
+    cat.on('exit', () => resolve());
+  });
+  await Promise.race([stopped, ended]);
+  cat.kill();
 }
