@@ -52,24 +52,33 @@ export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<void> {
     opts.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
   let stopped = false;
-  void stop.then(() => {
-    stopped = true;
-    ring.close();
-  });
-
   const lines: string[] = [];
   let now = '';
   const visit = (view: DataView, offset: number) => {
     const e = decode(view, offset);
     lines.push(opts.json ? toJson(e) : table.row(fields.map((f) => e[f.name]), now));
   };
+  const flush = () => {
+    write(lines.length ? lines.join('\n') + '\n' : '');
+    lines.length = 0;
+  };
+  void stop.then(() => {
+    stopped = true;
+    // Print what is already in the ring before letting go of it.
+    if (!broken) {
+      now = clockTime(new Date());
+      ring.drain(visit);
+      flush();
+    }
+    ring.close();
+  });
+
   while (!stopped && !broken) {
     await ring.wait();
     if (stopped || broken) break;
     now = clockTime(new Date());
     ring.drain(visit);
     // One write per batch: under load, per-event writes would cost more than decoding.
-    write(lines.length ? lines.join('\n') + '\n' : '');
-    lines.length = 0;
+    flush();
   }
 }
