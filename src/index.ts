@@ -15,4 +15,4 @@ export { Collection, Variable, setGlobal, BpfMap, Program, VerifierError, BtfLoa
 export { Btf, parseBtf, kernelBtf, decodeValue, encodeValue, ValueError } from './btf/index.js';
 export { attach, attachAll, Link, LinkSet, AttachError, type AttachOptions } from './link/index.js';
 export { RingBuffer, type RecordVisitor } from './ringbuf/index.js';
-export { compileDecoder, TableFormatter, toJson, type Decoder } from './decode/index.js';
+export { compileDecoder, EventFormatter, TableFormatter, toJson, type Decoder } from './decode/index.js';

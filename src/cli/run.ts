@@ -6,7 +6,7 @@
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import type { Btf } from '../btf/index.js';
-import { clockTime, compileDecoder, TableFormatter, toJson } from '../decode/index.js';
+import { clockTime, EventFormatter } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
 import { attachAll, tracefsPath } from '../link/index.js';
 import { Collection, setGlobal, type BpfMap } from '../loader/index.js';
@@ -140,15 +140,13 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     return 0;
   }
 
-  const { decode, fields } = compileDecoder(spec.btf, typeId!);
-  const table = new TableFormatter(fields.map((f) => f.name));
-  if (!opts.json) out.write(table.header + '\n');
+  const format = new EventFormatter(spec.btf, typeId!, opts.json);
+  out.write(format.header);
   process.stderr.write('tsbpf: running. Ctrl-C to end.\n');
   let lines: string[] = [];
   let now = '';
   const emit = (view: DataView, offset: number) => {
-    const e = decode(view, offset);
-    lines.push(opts.json ? toJson(e) : table.row(fields.map((f) => e[f.name]), now));
+    lines.push(format.line(view, offset, now));
   };
   const flush = () => {
     if (lines.length) out.write(lines.join('\n') + '\n');

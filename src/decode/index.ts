@@ -127,3 +127,31 @@ export function clockTime(d: Date): string {
   const p = (n: number) => String(n).padStart(2, '0');
   return `${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
 }
+
+/**
+ * Records of one struct type -> output lines: the seed's table (with a header) or JSON
+ * lines. Everything type-dependent is settled here, once, not per record.
+ */
+export class EventFormatter {
+  private readonly decode: Decoder;
+  private readonly names: string[];
+  private readonly table: TableFormatter;
+
+  constructor(btf: Btf, typeId: number, readonly json = false) {
+    const { decode, fields } = compileDecoder(btf, typeId);
+    this.decode = decode;
+    this.names = fields.map((f) => f.name);
+    this.table = new TableFormatter(this.names);
+  }
+
+  /** The header line (with its newline), or '' for JSON. */
+  get header(): string {
+    return this.json ? '' : this.table.header + '\n';
+  }
+
+  /** One line, without newline; `time` is the TIME column's HH:MM:SS. */
+  line(view: DataView, offset: number, time: string): string {
+    const e = this.decode(view, offset);
+    return this.json ? toJson(e) : this.table.row(this.names.map((n) => e[n]), time);
+  }
+}

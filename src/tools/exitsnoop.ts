@@ -4,7 +4,7 @@
  * this needs no compiler.
  */
 import { fileURLToPath } from 'node:url';
-import { clockTime, compileDecoder, TableFormatter, toJson } from '../decode/index.js';
+import { clockTime, EventFormatter } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
 import { attach } from '../link/index.js';
 import { Collection } from '../loader/index.js';
@@ -28,8 +28,7 @@ export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<void> {
   const spec = loadObjectFile(EXITSNOOP_OBJECT);
   const eventId = spec.btf.idByName('event', 'struct');
   if (eventId === undefined) throw new TsbpfError(`${EXITSNOOP_OBJECT}: no struct event in its BTF`);
-  const { decode, fields } = compileDecoder(spec.btf, eventId);
-  const table = new TableFormatter(fields.map((f) => f.name));
+  const format = new EventFormatter(spec.btf, eventId, opts.json);
 
   using coll = Collection.load(spec);
   using link = attach(coll.program('handle_exit'));
@@ -44,7 +43,7 @@ export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<void> {
     broken = true; // a closed pipe (| head) ends the run quietly
     ring.close();
   });
-  if (!opts.json) write(table.header + '\n');
+  write(format.header);
   opts.onReady?.();
 
   const stop = new Promise<void>((resolve) => {
@@ -55,8 +54,7 @@ export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<void> {
   const lines: string[] = [];
   let now = '';
   const visit = (view: DataView, offset: number) => {
-    const e = decode(view, offset);
-    lines.push(opts.json ? toJson(e) : table.row(fields.map((f) => e[f.name]), now));
+    lines.push(format.line(view, offset, now));
   };
   const flush = () => {
     write(lines.length ? lines.join('\n') + '\n' : '');
