@@ -11,7 +11,7 @@ import { test } from 'node:test';
 import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
 import * as C from '../src/sys/constants.js';
-import { allGone, isRoot, kernelTest, liveIds } from './kernel.js';
+import { allGone, isRoot, kernelTest, liveIds, UNPRIVILEGED } from './kernel.js';
 import { compileBpf } from './compile.js';
 import { CLI, ROOT } from './paths.js';
 
@@ -19,7 +19,7 @@ const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
 
 function tsbpf(args: string[], opts: { asNobody?: boolean } = {}) {
   const cmd = opts.asNobody
-    ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, CLI, ...args]
+    ? [...UNPRIVILEGED, process.execPath, CLI, ...args]
     : [process.execPath, CLI, ...args];
   const r = spawnSync(cmd[0]!, cmd.slice(1), { encoding: 'utf8', timeout: 60_000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };

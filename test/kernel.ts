@@ -55,3 +55,12 @@ export async function allGone(kind: ObjKind, ids: number[]): Promise<boolean> {
   }
   return false;
 }
+
+/**
+ * Runs a command as uid 65534 without BPF privileges but able to read the checkout
+ * (CAP_DAC_READ_SEARCH only), so a private checkout directory does not fail the test.
+ */
+export const UNPRIVILEGED = [
+  'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
+  '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search',
+];

@@ -57,7 +57,7 @@ import {
   parseCpuList,
   type Sys,
 } from '../src/sys/index.js';
-import { kernelTest } from './kernel.js';
+import { kernelTest, UNPRIVILEGED } from './kernel.js';
 
 // ---------------------------------------------------------------------------------------
 // helpers
@@ -850,11 +850,8 @@ kernelTest('kernel: a non-root process gets EPERM with the privilege hint', () =
     } catch (e) {
       console.log(JSON.stringify({ name: e.name, code: e.code, errno: e.errno, command: e.command, message: e.message }));
     }`;
-  const r = spawnSync(
-    'setpriv',
-    ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--input-type=module', '-e', script],
-    { encoding: 'utf8', cwd: '/' },
-  );
+  const [cmd, ...pre] = UNPRIVILEGED;
+  const r = spawnSync(cmd!, [...pre, process.execPath, '--input-type=module', '-e', script], { encoding: 'utf8', cwd: '/' });
   assert.equal(r.status, 0, r.stderr);
   assert.deepEqual(JSON.parse(r.stdout), {
     name: 'SysError',
