@@ -3,38 +3,17 @@
  * buffer and perf buffer events as table and JSON, bpf_printk lines, and its errors.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
+import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
 import { compileBpf } from './compile.js';
 import { kernelTest } from './kernel.js';
 import { CLI, ROOT } from './paths.js';
+import { start as startCli, stop } from './tsbpf-cli.js';
+
+const start = (args: string[]) => startCli(['run', ...args]);
 
 const example = (dir: string, file: string, keep: string[] = ['event']) =>
   compileBpf(join(ROOT, 'examples', dir, file), { keepStructs: keep });
-
-/** Starts `tsbpf run` and resolves once it is attached (its stderr says so). */
-async function start(args: string[], ready = /running|trace_pipe/) {
-  const proc = spawn(process.execPath, [CLI, 'run', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  await new Promise<void>((resolve, reject) => {
-    proc.stderr!.on('data', (d) => {
-      err += d;
-      if (ready.test(err)) resolve();
-    });
-    proc.on('exit', (code) => reject(new Error(`tsbpf run ended early (${code}): ${err}`)));
-  });
-  return { proc, out: () => out, err: () => err };
-}
-
-async function stop(proc: ChildProcess): Promise<number | null> {
-  await new Promise((r) => setTimeout(r, 300));
-  proc.kill('SIGINT');
-  const [code] = await once(proc, 'exit');
-  return code as number | null;
-}
 
 kernelTest('const volatile arguments filter in the kernel: --target_ppid and --failed_only', async () => {
   const obj = example('filter', 'exits.bpf.c');
