@@ -9,6 +9,8 @@
  *    and for a vmlinux.h (see vmlinux.ts); libbpf's <bpf/...> headers come from the system
  *    include path (libbpf-dev). Then llvm-strip -g, which keeps .BTF and .BTF.ext.
  * 3. Export types: every BTF STRUCT named in the header, in BTF id order.
+ * 4. `///` doc comments give variables their description and cmdarg, and maps their
+ *    sample config (doc.ts).
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -17,8 +19,10 @@ import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:pat
 import { TsbpfError } from '../errors.js';
 import { objectName, parseObject, type ObjectSpec } from '../object/index.js';
 import { structIds, writePackage, type EunomiaPackage, type PackageDoc } from '../package/index.js';
+import { applyDocComments, parseDocComments } from './doc.js';
 import { vmlinuxHeader, type VmlinuxHeader } from './vmlinux.js';
 
+export { parseDocComments, type DocComment } from './doc.js';
 export { vmlinuxHeader, cacheDir, PROJECT_VMLINUX_DIR, type VmlinuxHeader } from './vmlinux.js';
 
 export const INSTALL_HINT = 'apt-get install clang llvm libbpf-dev';
@@ -148,6 +152,7 @@ export async function build(source: string, header?: string, opts: BuildOptions 
     exportTypeIds = structIds(spec.btf, structs);
   }
   const pkg = writePackage(bytes, spec, exportTypeIds, { objectFile: objectPath, doc: opts.doc });
+  applyDocComments(pkg.meta.bpf_skel, parseDocComments(text, displayPath(src)));
   mkdirSync(outDir, { recursive: true });
   writeFileSync(objectPath, bytes);
   // As ecc: NAME.skel.json holds the meta (bpf_skel, export_types, eunomia_version) without the object.

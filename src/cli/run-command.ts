@@ -28,8 +28,7 @@ export async function runCommand(file: string, args: string[], opts: { json?: bo
 
 function toRunnable(file: string, bytes: Buffer): Runnable {
   if (bytes.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]))) return { objectBytes: bytes, name: objectName(file) };
-  // Anything else is taken as an eunomia package.
   // Anything else is taken as an eunomia package.json.
   const pkg = readPackage(bytes);
-  return { objectBytes: pkg.objectBytes, name: pkg.name, exportTypeId: pkg.exportTypeId };
+  return { objectBytes: pkg.objectBytes, name: pkg.name, exportTypeId: pkg.exportTypeId, skel: pkg.skel };
 }

@@ -1,20 +1,23 @@
 /**
  * tsbpf run: load an object (or an eunomia package), set its global variables from the
  * command line, attach every program by its section name and print what it exports:
- * ring buffer or perf buffer events, or bpf_printk lines when it exports nothing.
+ * ring buffer or perf buffer events, a sample map's histograms or key/values every
+ * interval, or bpf_printk lines when it exports nothing.
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import type { Btf } from '../btf/index.js';
 import { clockTime, EventFormatter } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
 import { attachAll, tracefsPath } from '../link/index.js';
-import { Collection, setGlobal, type BpfMap } from '../loader/index.js';
-import { parseObject, type ObjectSpec, type VariableSpec } from '../object/index.js';
+import { Collection, type BpfMap } from '../loader/index.js';
+import { parseObject, type ObjectSpec } from '../object/index.js';
+import type { BpfSkel } from '../package/index.js';
 import { PerfBuffer } from '../perf/index.js';
 import { RingBuffer } from '../ringbuf/index.js';
 import * as C from '../sys/constants.js';
 import { defaultSys } from '../sys/index.js';
+import { applyArgs, DUMMY_VARIABLE, usage } from './program-args.js';
+import { MapSampler } from './sample.js';
 
 /** What `run` needs, whether it came from a .bpf.o or a package.json. */
 export interface Runnable {
@@ -23,6 +26,8 @@ export interface Runnable {
   name: string;
   /** BTF id of the event struct, when known (a package's export_types[0].type_id). */
   exportTypeId?: number;
+  /** A package's description: option names and docs (cmdarg), sample maps. */
+  skel?: BpfSkel;
 }
 
 export interface RunOptions {
@@ -34,76 +39,12 @@ export interface RunOptions {
   out?: NodeJS.WritableStream;
 }
 
-const DUMMY = /^__eunomia_dummy_(.+)_ptr$/;
-
-/** The variables a user may set: globals of the data sections, minus ecc's dummies. */
-export function programVariables(spec: ObjectSpec): VariableSpec[] {
-  return spec.maps.flatMap((m) => m.data?.variables ?? []).filter((v) => v.global && !DUMMY.test(v.name));
-}
-
-export function usage(spec: ObjectSpec): string {
-  const vars = programVariables(spec);
-  const lines = [`Usage: tsbpf run ${spec.name} [-j|--json] [-v] [options]`, '', 'Program options (global variables, set before load):'];
-  for (const v of vars) {
-    const type = spec.btf.typeName(v.typeId).replace(/^((const|volatile) )+/, '');
-    const flag = isBool(spec.btf, v.typeId) ? `--${v.name}` : `--${v.name} <${type}>`;
-    lines.push(`  ${flag.padEnd(32)} ${type}, in ${v.section}, default ${defaultOf(spec, v)}`);
-  }
-  if (!vars.length) lines.push('  (none)');
-  lines.push('  -h, --help'.padEnd(34) + ' this help');
-  return lines.join('\n') + '\n';
-}
-
-function isBool(btf: Btf, id: number): boolean {
-  const t = btf.type(btf.resolve(id));
-  return t.kind === 'int' && t.name === '_Bool';
-}
-
-function defaultOf(spec: ObjectSpec, v: VariableSpec): string {
-  const m = spec.maps.find((x) => x.data?.section === v.section)!;
-  const bytes = m.data!.bytes;
-  return bytes.subarray(v.offset, v.offset + v.size).every((b) => b === 0) ? '0' : 'set in the object';
-}
-
-/** Applies --name value pairs to the spec's globals; errors name the bad argument. */
-export function applyArgs(spec: ObjectSpec, args: string[]): { help: boolean } {
-  const vars = new Map(programVariables(spec).map((v) => [v.name, v]));
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    if (a === '-h' || a === '--help') return { help: true };
-    const m = /^--([^=]+)(?:=(.*))?$/.exec(a);
-    const v = m && vars.get(m[1]!);
-    if (!m || !v) {
-      throw new TsbpfError(`unknown program argument ${a}; this program takes: ${[...vars.keys()].map((n) => `--${n}`).join(', ') || 'none'}`);
-    }
-    if (isBool(spec.btf, v.typeId) && m[2] === undefined) {
-      setGlobal(spec, v.name, true);
-      continue;
-    }
-    const text = m[2] ?? args[++i];
-    if (text === undefined) throw new TsbpfError(`--${v.name} needs a value (${spec.btf.typeName(v.typeId).replace(/^((const|volatile) )+/, '')})`);
-    setGlobal(spec, v.name, parseValue(spec.btf, v.typeId, text));
-  }
-  return { help: false };
-}
-
-function parseValue(btf: Btf, id: number, text: string): unknown {
-  const t = btf.type(btf.resolve(id));
-  if (t.kind === 'int' && t.name === '_Bool') {
-    if (text === 'true' || text === '1') return true;
-    if (text === 'false' || text === '0') return false;
-  }
-  if (t.kind === 'array' || t.kind === 'enum' || t.kind === 'enum64') return text; // strings, enumerator names
-  if (t.kind === 'float') return Number(text);
-  return text; // integers are parsed (and range-checked) by the codec
-}
-
 /** The struct events are decoded with: the export type, else the header structs ecc kept. */
 function eventType(spec: ObjectSpec, given?: number): number | undefined {
   if (given) return given;
   for (const m of spec.maps) {
     for (const v of m.data?.variables ?? []) {
-      const d = DUMMY.exec(v.name);
+      const d = DUMMY_VARIABLE.exec(v.name);
       const id = d && spec.btf.idByName(d[1]!, 'struct');
       if (id) return id;
     }
@@ -114,8 +55,8 @@ function eventType(spec: ObjectSpec, given?: number): number | undefined {
 export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
   const spec = parseObject(input.objectBytes, input.name);
-  if (applyArgs(spec, opts.args).help) {
-    out.write(usage(spec));
+  if (applyArgs(spec, opts.args, input.skel).help) {
+    out.write(usage(spec, input.skel));
     return 0;
   }
   const exportMap = spec.maps.find((m) => m.type === C.BPF_MAP_TYPE_RINGBUF || m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY);
@@ -123,6 +64,8 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   if (exportMap && typeId === undefined) {
     throw new TsbpfError(`Export map named \`${exportMap.name}\` found, but no export type is provided`);
   }
+  const sampled = exportMap ? undefined : input.skel?.maps.find((m) => m.sample);
+  const sampler = sampled && new MapSampler(spec, sampled.name, sampled.sample!);
 
   using coll = Collection.load(spec);
   using links = attachAll(coll);
@@ -134,6 +77,11 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     opts.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
 
+  if (sampler) {
+    process.stderr.write(`tsbpf: running; printing map ${sampled!.name} every ${sampled!.sample!.interval} ms. Ctrl-C to end.\n`);
+    await sampler.run(coll.map(sampler.mapName), out, { json: opts.json, stopped });
+    return 0;
+  }
   if (!exportMap) {
     process.stderr.write('tsbpf: no export map: printing bpf_printk output from trace_pipe. Ctrl-C to end.\n');
     await pipeTracePipe(out, stopped);

@@ -8,6 +8,8 @@ import { decodeValue, isBoolInt, isCharInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { TsbpfError } from '../errors.js';
 
+export { linearHistogram, log2Histogram } from './hist.js';
+
 export type Decoded = Record<string, unknown>;
 export type Decoder = (view: DataView, offset: number) => Decoded;
 

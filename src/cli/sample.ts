@@ -1,0 +1,121 @@
+/**
+ * A package's sample map (`maps[].sample`): walked every `interval` ms and once more when
+ * the run stops, as eunomia's ecli does.
+ *   log2_hist / linear_hist: the value is a struct with a `slots` array of counts; each
+ *     key prints its key, the value's other members, then a BCC-style histogram.
+ *   default_kv: each key and value on one line.
+ * With --json each entry is one line: {"key": ..., "value": ...}.
+ * clear_map deletes what was printed, so each interval shows only its own counts.
+ */
+import { cell, linearHistogram, log2Histogram, toJson } from '../decode/index.js';
+import { TsbpfError } from '../errors.js';
+import type { BpfMap } from '../loader/index.js';
+import type { ObjectSpec } from '../object/index.js';
+import type { MapEntry } from '../package/index.js';
+import * as C from '../sys/constants.js';
+
+type SampleConfig = NonNullable<MapEntry['sample']>;
+const TYPES = ['log2_hist', 'linear_hist', 'default_kv'];
+const PER_CPU = new Set<number>([C.BPF_MAP_TYPE_PERCPU_HASH, C.BPF_MAP_TYPE_PERCPU_ARRAY, C.BPF_MAP_TYPE_LRU_PERCPU_HASH]);
+
+export class MapSampler {
+  readonly interval: number;
+  private readonly hist: boolean;
+
+  /** Checks the config against the object before anything is loaded. */
+  constructor(spec: ObjectSpec, readonly mapName: string, readonly config: SampleConfig) {
+    const m = spec.maps.find((x) => x.name === mapName);
+    if (!m) throw new TsbpfError(`sample map ${mapName}: the object has no map of that name`);
+    if (!TYPES.includes(config.type)) throw new TsbpfError(`sample map ${mapName}: type "${config.type}" is not one of ${TYPES.join(', ')}`);
+    if (!(config.interval > 0)) throw new TsbpfError(`sample map ${mapName}: interval must be a positive number of ms, not ${config.interval}`);
+    this.interval = config.interval;
+    this.hist = config.type !== 'default_kv';
+    if (this.hist) {
+      const t = m.valueTypeId ? spec.btf.type(spec.btf.resolve(m.valueTypeId)) : undefined;
+      const slots = t?.kind === 'struct' ? t.members.find((x) => x.name === 'slots') : undefined;
+      const arr = slots && spec.btf.type(spec.btf.resolve(slots.type));
+      if (arr?.kind !== 'array') {
+        throw new TsbpfError(`sample map ${mapName}: ${config.type} needs a BTF value type that is a struct with a "slots" array of counts`);
+      }
+    }
+  }
+
+  /** Prints every interval until `stopped`, then once more. */
+  async run(map: BpfMap, out: NodeJS.WritableStream, opts: { json?: boolean; stopped: Promise<void> }): Promise<void> {
+    let done = false;
+    void opts.stopped.then(() => (done = true));
+    while (!done) {
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([opts.stopped, new Promise<void>((r) => (timer = setTimeout(r, this.interval)))]);
+      clearTimeout(timer);
+      out.write(this.render(map, opts.json));
+    }
+  }
+
+  /** One walk of the map: the text to print (and, with clear_map, the entries deleted). */
+  render(map: BpfMap, json = false): string {
+    const perCpu = PER_CPU.has(map.type);
+    const entries = [...map.entries()].map(([k, v]) => [k, perCpu ? this.combine(v as unknown[]) : v] as const);
+    entries.sort((a, b) => compareKeys(a[0], b[0]));
+    let text = '';
+    for (const [key, value] of entries) {
+      const slots = this.hist ? ((value as Record<string, unknown>).slots as (number | bigint)[]) : undefined;
+      if (slots && !slots.some((n) => Number(n) > 0)) continue;
+      if (json) {
+        text += `{"key":${toJson(key)},"value":${toJson(value)}}\n`;
+      } else if (!slots) {
+        text += `key = ${cell(key)}  value = ${cell(value)}\n`;
+      } else {
+        text += describe('key', key);
+        for (const [name, v] of Object.entries(value as Record<string, unknown>)) if (name !== 'slots') text += `${name} = ${cell(v)}\n`;
+        const unit = this.config.unit ?? '(unit)';
+        text += '\n' + (this.config.type === 'log2_hist' ? log2Histogram(slots, unit) : linearHistogram(slots, unit)) + '\n';
+      }
+    }
+    if (this.config.clear_map) {
+      // Array maps cannot delete: their entries are zeroed instead.
+      const array = map.type === C.BPF_MAP_TYPE_ARRAY || map.type === C.BPF_MAP_TYPE_PERCPU_ARRAY;
+      for (const [key, value] of entries) {
+        if (array) map.update(key, zero(value));
+        else map.delete(key);
+      }
+    }
+    return text;
+  }
+
+  /** Per-CPU values summed: slots element-wise, other members from the first CPU. */
+  private combine(values: unknown[]): unknown {
+    if (!this.hist) return values.every((v) => typeof v === 'number') ? (values as number[]).reduce((a, b) => a + b, 0) : values;
+    const first = { ...(values[0] as Record<string, unknown>) };
+    const sum = (first.slots as (number | bigint)[]).map((_, i) =>
+      values.reduce<number>((acc, v) => acc + Number(((v as Record<string, unknown>).slots as (number | bigint)[])[i]), 0),
+    );
+    return { ...first, slots: sum };
+  }
+}
+
+/** The same shape with every number 0, string empty and flag false. */
+function zero(v: unknown): unknown {
+  if (typeof v === 'number') return 0;
+  if (typeof v === 'bigint') return 0n;
+  if (typeof v === 'string') return '';
+  if (typeof v === 'boolean') return false;
+  if (Array.isArray(v)) return v.map(zero);
+  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, zero(x)]));
+  return v;
+}
+
+/** `key = 42`, or one `name = value` line per member of a struct key. */
+function describe(label: string, key: unknown): string {
+  if (typeof key === 'object' && key !== null && !Array.isArray(key) && !(key instanceof Uint8Array)) {
+    return Object.entries(key as Record<string, unknown>).map(([n, v]) => `${n} = ${cell(v)}\n`).join('');
+  }
+  return `${label} = ${cell(key)}\n`;
+}
+
+function compareKeys(a: unknown, b: unknown): number {
+  if ((typeof a === 'number' || typeof a === 'bigint') && (typeof b === 'number' || typeof b === 'bigint')) return a < b ? -1 : a > b ? 1 : 0;
+  const x = toJson(a);
+  const y = toJson(b);
+  return x < y ? -1 : x > y ? 1 : 0;
+}

@@ -1,0 +1,197 @@
+/**
+ * Sample maps and program options from a package: BCC-style histograms, `///` doc
+ * comments (descriptions, @cmdarg, @sample) written by `tsbpf build`, and the
+ * histogram example run through `tsbpf build` and `tsbpf run`.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { parseDocComments } from '../src/build/index.js';
+import { applyArgs, programOptions, usage } from '../src/cli/program-args.js';
+import { MapSampler } from '../src/cli/sample.js';
+import { linearHistogram, log2Histogram } from '../src/decode/index.js';
+import { Collection } from '../src/loader/index.js';
+import { loadObjectFile } from '../src/object/index.js';
+import type { BpfSkel } from '../src/package/index.js';
+import { kernelTest } from './kernel.js';
+import { ROOT } from './paths.js';
+import { start, stop, tsbpf } from './tsbpf-cli.js';
+import { throwsTsbpf } from './throws.js';
+
+test('log2Histogram: BCC layout, buckets up to the last non-empty one, bars scaled to the largest', () => {
+  assert.equal(
+    log2Histogram([1, 0, 4, 2], 'usecs'),
+    [
+      '     usecs               : count    distribution',
+      '         0 -> 1          : 1        |**********                              |',
+      '         2 -> 3          : 0        |                                        |',
+      '         4 -> 7          : 4        |****************************************|',
+      '         8 -> 15         : 2        |********************                    |',
+      '',
+    ].join('\n'),
+  );
+  assert.equal(log2Histogram([0, 0, 0], 'usecs'), '');
+  // Past 32 buckets the ranges are wider and the bars half as long.
+  const wide = log2Histogram([...new Array(33).fill(0), 3n], 'nsecs').split('\n');
+  assert.equal(wide[0], `${' '.repeat(15)}${'nsecs'.padEnd(29)} : count    distribution`);
+  assert.equal(wide[34], `${'8589934592'.padStart(20)} -> ${'17179869183'.padEnd(20)} : 3        |${'*'.repeat(20)}|`);
+});
+
+test('linearHistogram: one row per value from 0', () => {
+  assert.equal(
+    linearHistogram([0, 2, 1], 'cpu'),
+    [
+      '     cpu           : count     distribution',
+      '            0 : 0        |                                        |',
+      '            1 : 2        |****************************************|',
+      '            2 : 1        |********************                    |',
+      '',
+    ].join('\n'),
+  );
+});
+
+test('doc comments: descriptions, @cmdarg and @description on variables, @sample on maps; functions ignored', () => {
+  const src = [
+    '/// Only this process',
+    '/// (0: every process)',
+    'const volatile int targ_pid = 0;',
+    '/// @cmdarg {"long": "min", "short": "m", "default": 5}',
+    'const volatile unsigned long long min_us SEC(".rodata") = 1;',
+    '/// @description "Names to trace"',
+    'char names[4][16];',
+    '/// @sample {"interval": 500,',
+    '///          "type": "log2_hist", "unit": "msecs", "clear_map": true}',
+    'struct {',
+    '\t__uint(type, BPF_MAP_TYPE_HASH);',
+    '\t__type(value, struct hist);',
+    '} hists SEC(".maps");',
+    '/// Handles the exit',
+    'SEC("tp/sched/sched_process_exit")',
+    'int handle_exit(void *ctx)',
+    '{',
+    '\treturn 0;',
+    '}',
+    '/// a prototype',
+    'static int helper(int x);',
+  ].join('\n');
+  const docs = parseDocComments(src);
+  assert.deepEqual(Object.fromEntries(docs), {
+    targ_pid: { description: 'Only this process (0: every process)' },
+    min_us: { cmdarg: { long: 'min', short: 'm', default: 5 } },
+    names: { description: 'Names to trace' },
+    hists: { sample: { interval: 500, type: 'log2_hist', unit: 'msecs', clear_map: true } },
+  });
+  throwsTsbpf(() => parseDocComments('/// @sample {"interval": 1000\nstruct {} m SEC(".maps");', 'x.bpf.c'), /x\.bpf\.c:1: @sample is not valid JSON/);
+  throwsTsbpf(() => parseDocComments('/// @sample {"type": "log2_hist"}\nstruct {} m SEC(".maps");'), /needs a JSON object with a numeric "interval"/);
+});
+
+test('program options: cmdarg long and short names, help text, defaults written before the command line', () => {
+  const spec = loadObjectFile(join(ROOT, 'testdata', 'globals.bpf.o'));
+  const skel = {
+    obj_name: 'globals', maps: [], progs: [],
+    data_sections: [{ name: '.rodata', variables: [
+      { name: 'multiplier', type: 'unsigned int', cmdarg: { long: 'mul', short: 'm', default: 7 }, description: 'ignored: cmdarg.help wins' },
+      { name: 'negate', type: 'bool', description: 'Negate the result' },
+    ] }],
+  } as BpfSkel;
+  const opts = programOptions(spec, skel);
+  assert.deepEqual(opts.map((o) => [o.long, o.short, o.help, o.bool]).slice(0, 2), [
+    ['mul', 'm', 'ignored: cmdarg.help wins', false],
+    ['negate', undefined, 'Negate the result', true],
+  ]);
+  const help = usage(spec, skel);
+  assert.match(help, /-m, --mul <__u32>\s+ignored: cmdarg.help wins \(__u32, in \.rodata, default 7\)/);
+  assert.match(help, /--negate\s+Negate the result \(bool, in \.rodata, default false\)/);
+  assert.match(help, /--limit <__u32>\s+__u32, in \.rodata\.limits, default 1000/);
+
+  const value = (name: string) => {
+    const m = spec.maps.find((x) => x.data?.variables.some((v) => v.name === name))!.data!;
+    const v = m.variables.find((x) => x.name === name)!;
+    return new DataView(m.bytes.buffer, m.bytes.byteOffset + v.offset, v.size).getUint32(0, true);
+  };
+  applyArgs(spec, [], skel);
+  assert.equal(value('multiplier'), 7); // cmdarg.default
+  applyArgs(spec, ['-m', '9', '--limit=3'], skel);
+  assert.equal(value('multiplier'), 9);
+  assert.equal(value('limit'), 3);
+  throwsTsbpf(() => applyArgs(spec, ['--multiplier', '1'], skel), /unknown program argument --multiplier; this program takes: --mul, --negate, --bias, --custom, --limit, --calls/);
+});
+
+/** Builds examples/histogram with `tsbpf build` in a scratch directory. */
+function buildHistogram(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-hist-'));
+  cpSync(join(ROOT, 'examples', 'histogram'), dir, { recursive: true });
+  const b = tsbpf(['build', 'sleeplat.bpf.c', 'sleeplat.h'], { cwd: dir });
+  assert.equal(b.status, 0, b.stderr);
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  assert.deepEqual(pkg.meta.bpf_skel.maps.find((m: { name: string }) => m.name === 'hists').sample, { interval: 1000, type: 'log2_hist', unit: 'usecs' });
+  assert.equal(pkg.meta.bpf_skel.data_sections[0].variables[0].description, 'Only trace this process (0: all)');
+  return dir;
+}
+
+/** Runs `sleep SECONDS` and resolves with its pid once it has ended. */
+async function sleeper(seconds: string): Promise<number> {
+  const p = spawn('/bin/sleep', [seconds]);
+  await once(p, 'exit');
+  return p.pid!;
+}
+
+kernelTest('histogram example: a log2 histogram per process from a sample map, as JSON and as a BCC table', async () => {
+  const dir = buildHistogram();
+  // Bucket 11 is 2048..4095 us, bucket 15 is 32768..65535 us: both sleeps sit well inside.
+  let run = await start(['run', 'package.json', '-j'], /running/, { cwd: dir });
+  const short = await sleeper('0.0029');
+  const long = await sleeper('0.045');
+  assert.equal(await stop(run.proc), 0);
+  const lines = run.out().trim().split('\n').map((l) => JSON.parse(l));
+  // The last print of each key holds its totals (the map is not cleared).
+  const last = (pid: number) => lines.filter((l) => l.key === pid).at(-1);
+  const expect = (slot: number) => Array.from({ length: 27 }, (_, i) => (i === slot ? 1 : 0));
+  assert.deepEqual(last(short), { key: short, value: { slots: expect(11), comm: 'sleep' } });
+  assert.deepEqual(last(long), { key: long, value: { slots: expect(15), comm: 'sleep' } });
+
+  run = await start(['run', 'package.json', '--targ_pid', String(process.pid + 1e6)], /running/, { cwd: dir });
+  await sleeper('0.001');
+  assert.equal(await stop(run.proc), 0);
+  assert.equal(run.out(), '', 'a filter no process matches prints nothing');
+
+  run = await start(['run', 'package.json'], /running/, { cwd: dir });
+  const pid = await sleeper('0.045');
+  assert.equal(await stop(run.proc), 0);
+  const text = run.out();
+  const at = text.lastIndexOf(`key = ${pid}\n`);
+  assert.ok(at >= 0, text);
+  const block = text.slice(at).split('\n').slice(0, 21);
+  assert.deepEqual(block.slice(0, 4), [`key = ${pid}`, 'comm = sleep', '', '     usecs               : count    distribution']);
+  assert.equal(block[4], '         0 -> 1          : 0        |                                        |');
+  assert.equal(block[19], '     32768 -> 65535      : 1        |****************************************|');
+  assert.equal(block[20], '');
+});
+
+kernelTest('default_kv: every key and value each walk, sorted by key; clear_map empties a hash and zeroes an array', () => {
+  const spec = loadObjectFile(join(ROOT, 'testdata', 'maps.bpf.o'));
+  using coll = Collection.load(spec);
+  const counts = coll.map('counts');
+  counts.update(11, 1n);
+  counts.update(3, 15n);
+  const kv = new MapSampler(spec, 'counts', { interval: 1000, type: 'default_kv' });
+  assert.equal(kv.render(counts), 'key = 3  value = 15\nkey = 11  value = 1\n');
+  assert.equal(kv.render(counts, true), '{"key":3,"value":15}\n{"key":11,"value":1}\n');
+  const clearing = new MapSampler(spec, 'counts', { interval: 1000, type: 'default_kv', clear_map: true });
+  assert.equal(clearing.render(counts), 'key = 3  value = 15\nkey = 11  value = 1\n');
+  assert.deepEqual([...counts.keys()], []);
+
+  const slots = coll.map('slots');
+  slots.update(2, { sum: 16n, hits: 3, last: 11 });
+  const arr = new MapSampler(spec, 'slots', { interval: 1000, type: 'default_kv', clear_map: true });
+  assert.match(arr.render(slots), /^key = 0  value = \{"sum":0,"hits":0,"last":0\}\n(.*\n)*key = 2  value = \{"sum":16,"hits":3,"last":11\}\n/);
+  assert.deepEqual(slots.lookup(2), { sum: 0n, hits: 0, last: 0 });
+
+  throwsTsbpf(() => new MapSampler(spec, 'counts', { interval: 1000, type: 'log2_hist' }), /sample map counts: log2_hist needs a BTF value type that is a struct with a "slots" array/);
+  throwsTsbpf(() => new MapSampler(spec, 'nosuch', { interval: 1000, type: 'default_kv' }), /sample map nosuch: the object has no map of that name/);
+  throwsTsbpf(() => new MapSampler(spec, 'counts', { interval: 0, type: 'default_kv' }), /interval must be a positive number of ms/);
+});
