@@ -5,6 +5,9 @@
  *   setGlobal(spec, 'min_age', 5);          // const volatile, before load
  *   using coll = Collection.load(spec);
  *   coll.map('counts').lookup(1);
+ *
+ * Packages: build() compiles BPF C into an eunomia package.json as ecc does;
+ * readPackage()/writePackage() convert between packages and objects.
  */
 export { TsbpfError, ParseError, NotSupportedError } from './errors.js';
 export { SysError } from './sys/errors.js';
@@ -15,4 +18,7 @@ export { Collection, Variable, setGlobal, BpfMap, Program, VerifierError, BtfLoa
 export { Btf, parseBtf, kernelBtf, decodeValue, encodeValue, ValueError } from './btf/index.js';
 export { attach, attachAll, Link, LinkSet, AttachError, type AttachOptions } from './link/index.js';
 export { RingBuffer, type RecordVisitor } from './ringbuf/index.js';
-export { compileDecoder, EventFormatter, TableFormatter, toJson, type Decoder } from './decode/index.js';
+export { PerfBuffer } from './perf/index.js';
+export { compileDecoder, EventFormatter, TableFormatter, toJson, log2Histogram, linearHistogram, type Decoder } from './decode/index.js';
+export { readPackage, writePackage, PackageError, type Package, type EunomiaPackage } from './package/index.js';
+export { build, CompileError, type BuildOptions, type BuildResult } from './build/index.js';
