@@ -271,7 +271,8 @@ test('kprobe: NotSupportedError without the kprobe PMU; with it, a perf event on
   const kp = withSpec(prog, sys, { sectionPrefix: 'kprobe', section: 'kprobe/do_unlinkat', attachTarget: 'do_unlinkat' });
   assert.throws(
     () => attach(kp, { sys, host: fakeHost({}) }),
-    (e: unknown) => e instanceof NotSupportedError && e.message === 'kprobes: not supported by this kernel (kernel built without CONFIG_KPROBES)',
+    (e: unknown) => e instanceof NotSupportedError &&
+      e.message === 'cannot attach program second (section kprobe/do_unlinkat): kprobes: not supported by this kernel (kernel built without CONFIG_KPROBES)',
   );
   const host = fakeHost({
     '/sys/bus/event_source/devices/kprobe/type': '6\n',
@@ -508,7 +509,8 @@ kernelTest('tracepoint errors: a missing tracepoint is named with the tracefs pa
   using coll = Collection.load(fixture('tracepoint'));
   const prog = coll.program('on_exec');
   const tracefs = tracefsPath(sys);
-  const expected = `tracepoint nosuch/event does not exist in this kernel (no ${tracefs}/events/nosuch/event/id)`;
+  const missing = `tracepoint nosuch/event does not exist in this kernel (no ${tracefs}/events/nosuch/event/id)`;
+  const expected = `cannot attach program on_exec (section ${prog.spec.section}): ${missing}`;
   assert.throws(() => attach(prog, { target: 'nosuch/event' }), (e: unknown) => e instanceof TsbpfError && e.message === expected);
   const copy = withSpec(prog, sys, { attachTarget: 'nosuch/event' });
   assert.throws(() => attach(copy), (e: unknown) => e instanceof TsbpfError && e.message === expected);
@@ -643,7 +645,7 @@ kernelTest('attach errors on this kernel: uprobe binary and symbol, kprobes', ()
   const asUprobe = (target: string) => withSpec(prog, sys, { sectionPrefix: 'uprobe', section: `uprobe/${target}`, attachTarget: target });
   assert.throws(() => attach(asUprobe('/nonexistent/tsbpf-nobin:main')), /uprobe binary \/nonexistent\/tsbpf-nobin does not exist/);
   assert.throws(() => attach(asUprobe(`${b.pie}:tsbpf_nope`)), (e: unknown) =>
-    e instanceof TsbpfError && e.message === `function tsbpf_nope is not defined in uprobe binary ${b.pie}`);
+    e instanceof TsbpfError && e.message === `cannot attach program second (section uprobe/${b.pie}:tsbpf_nope): function tsbpf_nope is not defined in uprobe binary ${b.pie}`);
   // A raw_tp program at a real uprobe: the kernel refuses the link, and attach says who and where.
   assert.throws(() => attach(asUprobe(`${b.pie}:tsbpf_probe_target`)), (e: unknown) =>
     e instanceof AttachError && e.message.startsWith(`cannot attach program second (section uprobe/${b.pie}:tsbpf_probe_target) to uprobe ${b.pie}:tsbpf_probe_target (file offset 0x`));
@@ -660,6 +662,7 @@ kernelTest('attach errors on this kernel: uprobe binary and symbol, kprobes', ()
     assert.throws(() => attach(kp, { target: 'tsbpf_no_such_kernel_function' }), AttachError);
   } else {
     assert.throws(() => attach(kp), (e: unknown) =>
-      e instanceof NotSupportedError && e.message === 'kprobes: not supported by this kernel (kernel built without CONFIG_KPROBES)');
+      e instanceof NotSupportedError &&
+      e.message === 'cannot attach program second (section kprobe/do_unlinkat): kprobes: not supported by this kernel (kernel built without CONFIG_KPROBES)');
   }
 });

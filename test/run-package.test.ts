@@ -208,22 +208,18 @@ int rpk_probe(void *ctx) { rpk_hits++; return 0; }
   return JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
 }
 
-kernelTest('a section it cannot attach (kprobe): a clear error; the program attached before it is detached, nothing left', async (t) => {
+kernelTest('a section it cannot attach (kprobe): a clear error naming program and section; the program attached before it is detached, nothing left', async () => {
   const doc = twoPrograms('kprobe/tsbpf_no_such_function');
   assert.deepEqual(doc.meta.bpf_skel.progs.map((p: Json) => p.attach), ['tp/sched/sched_process_exit', 'kprobe/tsbpf_no_such_function']);
   const names = ['rpk_'];
   const before = live(names);
   const err = clearError(run([write('kprobe.json', doc)]), [
     // This kernel has no kprobes (no kprobe PMU); one with kprobes has no such function.
-    /kprobes: not supported by this kernel|cannot attach program rpk_probe \(section kprobe\/tsbpf_no_such_function\) to kprobe tsbpf_no_such_function/,
+    /cannot attach program rpk_probe \(section kprobe\/tsbpf_no_such_function\)/,
+    /kprobes: not supported by this kernel|to kprobe tsbpf_no_such_function/,
   ]);
+  assert.ok(err);
   await noneLeft(names, before);
-  await t.test('the message names the program and its section', {
-    todo: 'src/link/link.ts attachKprobe/attachUprobe throw NotSupportedError("kprobes"...) without the program or section',
-  }, () => {
-    assert.match(err, /rpk_probe/);
-    assert.match(err, /kprobe\/tsbpf_no_such_function/);
-  });
 });
 
 kernelTest('an unknown section: a clear error naming the program and the section; nothing loaded', async () => {

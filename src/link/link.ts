@@ -174,6 +174,18 @@ export function attachAll(collection: Collection, opts: Omit<AttachOptions, 'tar
 
 /** Attaches `program` where its section (or `opts.target`) says. */
 export function attach(program: Program, opts: AttachOptions = {}): Link {
+  try {
+    return attachBySection(program, opts);
+  } catch (e) {
+    // Every attach failure names the program and its section, whichever layer found it.
+    if (e instanceof TsbpfError && !e.message.includes(`program ${program.name}`)) {
+      e.message = `cannot attach program ${program.name} (section ${program.spec.section}): ${e.message}`;
+    }
+    throw e;
+  }
+}
+
+function attachBySection(program: Program, opts: AttachOptions): Link {
   const sys = opts.sys ?? defaultSys();
   const host = opts.host ?? realHost;
   const spec = program.spec;
