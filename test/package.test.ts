@@ -238,6 +238,9 @@ test('read errors: corrupt base64, corrupt zlib, not an ELF', () => {
   doc.bpf_object = deflateSync(Buffer.from('hello')).toString('base64');
   doc.bpf_object_size = 5;
   throwsPackage(doc, /bpf_object is not a valid BPF object: /);
+  // A zlib bomb: 300 MiB of zeros in a few hundred KiB is refused, not inflated.
+  doc.bpf_object = deflateSync(Buffer.alloc(300 << 20)).toString('base64');
+  throwsPackage(doc, /bpf_object inflates to more than 256 MiB/);
 });
 
 test('read errors: bpf_object_size mismatch or malformed', () => {

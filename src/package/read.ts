@@ -89,6 +89,8 @@ export function readPackage(input: string | Uint8Array | object): Package {
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
+const MAX_OBJECT_BYTES = 256 << 20;
+
 function decodeObject(doc: Obj): Uint8Array {
   const b64 = doc.bpf_object;
   if (b64 === undefined) throw new PackageError('no bpf_object (the base64 of the zlib-compressed BPF object)');
@@ -105,8 +107,12 @@ function decodeObject(doc: Obj): Uint8Array {
   }
   let bytes: Buffer;
   try {
-    bytes = inflateSync(Buffer.from(compact, 'base64'));
+    // A cap, so a hostile package cannot inflate into gigabytes; BPF objects are small.
+    bytes = inflateSync(Buffer.from(compact, 'base64'), { maxOutputLength: MAX_OBJECT_BYTES });
   } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      throw new PackageError(`bpf_object inflates to more than ${MAX_OBJECT_BYTES >> 20} MiB, which is no BPF object`, { cause: e });
+    }
     throw new PackageError(`bpf_object is not zlib-compressed data (${(e as Error).message})`, { cause: e });
   }
   const size = doc.bpf_object_size;
