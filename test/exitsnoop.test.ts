@@ -10,7 +10,7 @@ import { resolve } from 'node:path';
 import { test } from 'node:test';
 import { compileDecoder, TableFormatter } from '../src/decode/index.js';
 import { loadObjectFile } from '../src/object/index.js';
-import { EXITSNOOP_OBJECT } from '../src/tools/exitsnoop.js';
+import { EXITSNOOP_OBJECT } from '../src/tools/exitsnoop/index.js';
 import { allGone, kernelTest, liveIds } from './kernel.js';
 import { CLI, ROOT } from './paths.js';
 

@@ -246,7 +246,7 @@ async function runScenario(m, bins, o, dir, rep) {
 async function main() {
   const o = parseOpts(process.argv.slice(2));
   requireRoot();
-  requireDist('cli/main.js', 'tools/exitsnoop.js');
+  requireDist('cli/main.js', 'tools/exitsnoop/index.js');
   if (!existsSync(EXITSNOOP_OBJ)) die(`${EXITSNOOP_OBJ} is missing (it is committed; restore it or run node scripts/build-bpf.mjs)`);
   const need = TOOLCHAIN.filter((r) => !['clang', 'llvm-strip'].includes(r.what));
   if (o.only.includes('bpftrace')) need.push({ what: 'bpftrace', check: () => hasCommand('bpftrace'), pkg: 'bpftrace' });

@@ -218,8 +218,20 @@ struct bpf_raw_tracepoint_args {
 #endif
 
 /* Only used through pointers here; CO-RE resolves them by name. */
-struct pid;
 struct nsproxy;
+struct pid_namespace;
+
+/* A pid as each pid namespace from the root down to `level` sees it: numbers[level] is the
+ * innermost view (the pid inside the task's own namespace). */
+struct upid {
+	int nr;
+	struct pid_namespace *ns;
+};
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[0];
+};
 struct kernfs_node;
 
 /* x86_64 register frame, kernel field names (arch/x86/include/asm/ptrace.h). bpf_tracing.h's

@@ -6,10 +6,10 @@
 import { Command, CommanderError } from 'commander';
 import { TsbpfError } from '../errors.js';
 import { VerifierError, BtfLoadError } from '../loader/index.js';
-import { exitsnoop } from '../tools/exitsnoop.js';
 import { registerBuild } from './build.js';
 import { registerBtfCommand } from './btf.js';
 import { checkCommand } from './check.js';
+import { registerExitsnoop } from './exitsnoop.js';
 import { runCommand } from './run-command.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -33,27 +33,7 @@ export async function main(argv: string[]): Promise<number> {
       status = checkCommand(object, { logLevel: opts.verbose && !opts.logLevel ? 1 : opts.logLevel });
     });
 
-  program
-    .command('exitsnoop')
-    .description('trace every process exit on the machine: pid, parent, exit code, age and name (root)')
-    .option('-j, --json', 'one JSON object per exit instead of the table')
-    .addHelpText('after', '\nExamples:\n  tsbpf exitsnoop\n  tsbpf exitsnoop --json | jq \'select(.exit_code != 0)\'')
-    .action(async (opts: { json?: boolean }) => {
-      const ac = new AbortController();
-      const stop = () => ac.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      try {
-        await exitsnoop({
-          json: opts.json,
-          signal: ac.signal,
-          onReady: () => process.stderr.write('Tracing process exits... Ctrl-C to end.\n'),
-        });
-      } finally {
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
-    });
+  registerExitsnoop(program);
 
   program
     .command('run')

@@ -103,8 +103,9 @@ export class TableFormatter {
   private readonly starts: number[] = [];
   readonly header: string;
 
-  constructor(readonly columns: string[], readonly timeColumn = true) {
-    let h = timeColumn ? 'TIME'.padEnd(9) : '';
+  /** `timeWidth`: characters of the TIME column with its space (9 for HH:MM:SS; 0: none). */
+  constructor(readonly columns: string[], readonly timeWidth = 9) {
+    let h = timeWidth ? 'TIME'.padEnd(timeWidth) : '';
     for (const c of columns) {
       this.starts.push(h.length);
       h += c.toUpperCase().padEnd(6) + '  ';
@@ -114,7 +115,7 @@ export class TableFormatter {
 
   /** One row; `time` is the HH:MM:SS text of the TIME column. */
   row(values: unknown[], time?: string): string {
-    let line = this.timeColumn ? `${time ?? ''} ` : '';
+    let line = this.timeWidth ? `${time ?? ''} ` : '';
     for (let i = 0; i < this.columns.length; i++) {
       const start = this.starts[i]!;
       line = line.length < start ? line.padEnd(start) : line + ' ';
