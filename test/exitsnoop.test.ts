@@ -1,63 +1,46 @@
 /**
- * exitsnoop: the seed's table byte for byte, real exits of real children, and a clean
- * kernel after every way the tool can end.
+ * exitsnoop with real processes: exit codes, signals and core dumps, the status of
+ * multi-threaded exits, pid namespaces, threads mode, exact loss accounting, every output
+ * format, and a clean kernel after every way the tool can end. Filters and the JSON schema:
+ * exitsnoop-filters.test.ts.
  */
 import assert from 'node:assert/strict';
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { compileDecoder, TableFormatter } from '../src/decode/index.js';
-import { loadObjectFile } from '../src/object/index.js';
-import { EXITSNOOP_OBJECT } from '../src/tools/exitsnoop/index.js';
+import { ExitFormatter } from '../src/tools/exitsnoop/index.js';
+import { exitcases, EXITCASES_COMM } from './exitcases.js';
 import { allGone, kernelTest, liveIds } from './kernel.js';
-import { CLI, ROOT } from './paths.js';
+import { ROOT } from './paths.js';
+import { start, stop } from './tsbpf-cli.js';
 
 const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
 
-test("golden: the seed's sample events render byte for byte as expected-output.txt", () => {
-  const spec = loadObjectFile(EXITSNOOP_OBJECT);
-  const { decode, fields, size } = compileDecoder(spec.btf, spec.btf.idByName('event', 'struct')!);
-  assert.equal(size, 40);
-  const table = new TableFormatter(fields.map((f) => f.name));
+test("golden: --format seed renders the seed's sample events byte for byte as expected-output.txt", () => {
+  const format = new ExitFormatter('seed');
   const samples: [number, number, string][] = [
     [42050, 42049, 'which'], [42049, 3517, 'sh'], [42052, 42051, 'ps'], [42051, 3517, 'sh'], [42055, 42054, 'sed'],
     [42056, 42054, 'cat'], [42057, 42054, 'cat'], [42058, 42054, 'cat'], [42059, 42054, 'cat'],
   ];
-  // Records as the BPF side writes them: pid@0 ppid@4 exit_code@8 duration_ns@16 comm@24.
-  const rows = samples.map(([pid, ppid, comm]) => {
-    const rec = new DataView(new ArrayBuffer(40));
-    rec.setInt32(0, pid, true);
-    rec.setInt32(4, ppid, true);
-    new Uint8Array(rec.buffer, 24, 16).set(Buffer.from(comm));
-    const e = decode(rec, 0);
-    return table.row(fields.map((f) => e[f.name]), '21:40:09');
-  });
-  const out = [table.header, ...rows].join('\n') + '\n';
-  assert.equal(out, readFileSync(resolve(SEED, 'expected-output.txt'), 'utf8'));
+  const timeMs = new Date(2026, 0, 1, 21, 40, 9).getTime(); // local time, as the seed printed
+  const rows = samples.map(([pid, ppid, comm]) => format.line({
+    timeMs, pid, tid: pid, ppid, nsPid: pid, uid: 0, comm, status: 0, exitCode: 0, signal: 0, coreDumped: false, durationNs: 0n, cgroupId: 1n,
+  }));
+  assert.equal(format.header + rows.join('\n') + '\n', readFileSync(resolve(SEED, 'expected-output.txt'), 'utf8'));
 });
 
 /** Starts `tsbpf exitsnoop` and resolves once it says it is attached. */
-async function startExitsnoop(args: string[] = []): Promise<{ proc: ChildProcess; out: () => string; err: () => string }> {
-  const proc = spawn(process.execPath, [CLI, 'exitsnoop', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  proc.stdout!.on('data', (d) => (out += d));
-  await new Promise<void>((resolveReady, reject) => {
-    proc.stderr!.on('data', (d) => {
-      err += d;
-      if (err.includes('Tracing process exits')) resolveReady();
-    });
-    proc.on('exit', (code) => reject(new Error(`exitsnoop ended early (${code}): ${err}`)));
-  });
-  return { proc, out: () => out, err: () => err };
-}
+const startExitsnoop = (args: string[] = []) => start(['exitsnoop', ...args], /Tracing process exits/);
+
+const MAPS = ['events', 'lost', 'pids', 'cgroup', 'exitsnoo.rodata', 'exitsnoo.bss'];
 
 /** Ids of this run's program, maps and link: new since `before`. */
 function runObjects(before: { prog: number[]; map: number[]; link: number[] }) {
   const prog = liveIds('prog', (i) => i.name === 'handle_exit').filter((id) => !before.prog.includes(id));
-  const map = liveIds('map', (i) => i.name === 'rb' || i.name === 'exitsnoo.bss').filter((id) => !before.map.includes(id));
+  const map = liveIds('map', (i) => MAPS.includes(i.name)).filter((id) => !before.map.includes(id));
   const link = liveIds('link', (i) => prog.includes(i.progId!)).filter((id) => !before.link.includes(id));
   return { prog, map, link };
 }
@@ -65,70 +48,237 @@ function runObjects(before: { prog: number[]; map: number[]; link: number[] }) {
 function snapshot() {
   return {
     prog: liveIds('prog', (i) => i.name === 'handle_exit'),
-    map: liveIds('map', (i) => i.name === 'rb' || i.name === 'exitsnoo.bss'),
+    map: liveIds('map', (i) => MAPS.includes(i.name)),
     link: liveIds('link', () => true),
   };
 }
 
 async function assertCleanAfter(objs: { prog: number[]; map: number[]; link: number[] }) {
   assert.equal(objs.prog.length, 1, 'one program while running');
-  assert.equal(objs.map.length, 2, 'ring buffer and .bss while running');
+  assert.equal(objs.map.length, MAPS.length, 'its maps while running');
   assert.equal(objs.link.length, 1, 'one link while running');
   assert.ok(await allGone('link', objs.link), 'link left attached');
   assert.ok(await allGone('prog', objs.prog), 'program left loaded');
   assert.ok(await allGone('map', objs.map), 'maps left behind');
 }
 
-kernelTest('exitsnoop reports exactly one event per child with pid, ppid, code, comm and age', async () => {
-  const before = snapshot();
-  const { proc, out } = await startExitsnoop(['--json']);
-  const objs = runObjects(before);
-  const plan = [
-    { code: 0, sleep: 0.1 },
-    { code: 1, sleep: 0.2 },
-    { code: 42, sleep: 0.3 },
-    { code: 255, sleep: 0.15 },
-  ];
-  const children = await Promise.all(
-    plan.map(async ({ code, sleep }) => {
-      const c = spawn('/bin/sh', ['-c', `sleep ${sleep}; exit ${code}`]);
-      const [status] = await once(c, 'exit');
-      assert.equal(status, code);
-      return { pid: c.pid!, code, sleep };
-    }),
-  );
-  // Let the last records reach user space, then stop it as a user would.
-  await new Promise((r) => setTimeout(r, 300));
-  proc.kill('SIGINT');
-  const [status] = await once(proc, 'exit');
-  assert.equal(status, 0);
+interface Exit {
+  type: 'exit'; time: string; pid: number; tid: number; ppid: number; ns_pid: number; uid: number; comm: string;
+  exit_code: number; signal: number | null; signal_name: string | null; core_dumped: boolean; status: number;
+  duration_ns: number; cgroup_id: number; cgroup: string | null;
+}
+interface Lost { type: 'lost'; lost: number; total_lost: number }
 
-  const events = out().trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | string>);
-  for (const c of children) {
-    const mine = events.filter((e) => e.pid === c.pid);
-    assert.equal(mine.length, 1, `exactly one event for pid ${c.pid}: ${JSON.stringify(mine)}`);
-    const e = mine[0]!;
-    assert.equal(e.ppid, process.pid);
-    assert.equal(e.exit_code, c.code);
-    assert.equal(e.comm, 'sh');
-    assert.ok(Number(e.duration_ns) >= c.sleep * 1e9, `age ${e.duration_ns} ns covers the ${c.sleep}s sleep`);
-    assert.ok(Number(e.duration_ns) < (c.sleep + 5) * 1e9);
+/** Runs exitsnoop with `args` around `work`, then stops it; returns its JSON lines. */
+async function around(args: string[], work: () => Promise<void> | void): Promise<{ exits: Exit[]; lost: Lost[]; stdout: string }> {
+  const run = await startExitsnoop(args);
+  try {
+    await work();
+  } finally {
+    assert.equal(await stop(run.proc), 0, run.err());
   }
-  await assertCleanAfter(objs);
+  const lines = run.out().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Exit | Lost);
+  return { exits: lines.filter((l): l is Exit => l.type === 'exit'), lost: lines.filter((l): l is Lost => l.type === 'lost'), stdout: run.out() };
+}
+
+/** Runs the exitcases program to its end; returns its pid and how it ended. */
+async function ends(args: string[], opts: { cwd?: string } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; t0: number; t1: number }> {
+  const t0 = Date.now();
+  const p = spawn(exitcases(), args, { stdio: 'ignore', cwd: opts.cwd });
+  const [code, signal] = (await once(p, 'exit')) as [number | null, NodeJS.Signals | null];
+  return { pid: p.pid!, code, signal, t0, t1: Date.now() };
+}
+
+const only = (exits: Exit[], pid: number) => exits.filter((e) => e.pid === pid);
+const MINE = ['--json', '-c', EXITCASES_COMM];
+
+kernelTest('exit codes 0..255: one event each, exact pid, ppid, code, comm, uid, and the kernel time of the exit', async () => {
+  const runs: Awaited<ReturnType<typeof ends>>[] = [];
+  const { exits } = await around(MINE, async () => {
+    for (let code = 0; code < 256; code++) runs.push(await ends(['code', String(code)]));
+  });
+  for (const [code, r] of runs.entries()) {
+    assert.equal(r.code, code);
+    const mine = only(exits, r.pid);
+    assert.equal(mine.length, 1, `one event for exit ${code}: ${JSON.stringify(mine)}`);
+    const e = mine[0]!;
+    assert.deepEqual(
+      [e.tid, e.ppid, e.ns_pid, e.uid, e.comm, e.exit_code, e.signal, e.signal_name, e.core_dumped, e.status],
+      [r.pid, process.pid, r.pid, 0, EXITCASES_COMM, code, null, null, false, code << 8],
+    );
+    const t = Date.parse(e.time);
+    assert.ok(t >= r.t0 - 5 && t <= r.t1 + 5, `exit time ${e.time} within the run [${new Date(r.t0).toISOString()}, ${new Date(r.t1).toISOString()}]`);
+    assert.ok(e.duration_ns > 0 && e.duration_ns <= (r.t1 - r.t0 + 5) * 1e6, `age ${e.duration_ns} ns within the run`);
+  }
+  assert.equal(exits.length, 256);
 });
 
-kernelTest('the table: header first, then rows in the seed layout', async () => {
-  const { proc, out } = await startExitsnoop();
-  const c = spawnSync('/bin/sh', ['-c', 'exit 7']);
-  assert.equal(c.status, 7);
-  await new Promise((r) => setTimeout(r, 300));
-  proc.kill('SIGINT');
-  await once(proc, 'exit');
-  const lines = out().split('\n');
-  assert.equal(lines[0], 'TIME     PID     PPID    EXIT_CODE  DURATION_NS  COMM    ');
-  const row = lines.find((l) => new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${c.pid} +${process.pid} +7 +\\d+ +sh$`).test(l));
-  assert.ok(row, `a row for pid ${c.pid} in:\n${out()}`);
-  assert.equal(row!.indexOf(String(c.pid)), 10); // one column right of its header, as in the seed
+kernelTest('signals: SIGSEGV with a core dump allowed and forbidden, SIGKILL, SIGTERM', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-core-'));
+  const pattern = readFileSync('/proc/sys/kernel/core_pattern', 'utf8').trim();
+  const runs: Record<string, Awaited<ReturnType<typeof ends>>> = {};
+  const { exits } = await around(MINE, async () => {
+    runs.core = await ends(['signal', '11', 'core'], { cwd: dir });
+    runs.nocore = await ends(['signal', '11', 'nocore'], { cwd: dir });
+    runs.kill = await ends(['signal', '9', 'nocore']);
+    runs.term = await ends(['signal', '15', 'core']); // SIGTERM never dumps a core
+  });
+  const expect: Record<string, [number, string, boolean]> = {
+    core: [11, 'SIGSEGV', true], nocore: [11, 'SIGSEGV', false], kill: [9, 'SIGKILL', false], term: [15, 'SIGTERM', false],
+  };
+  for (const [name, [sig, sigName, core]] of Object.entries(expect)) {
+    const r = runs[name]!;
+    assert.equal(r.signal, sigName, `${name} ended by ${sigName}`);
+    const mine = only(exits, r.pid);
+    assert.equal(mine.length, 1, name);
+    const e = mine[0]!;
+    if (name === 'core') assert.ok(/^core/.test(pattern) ? readdirSync(dir).some((f) => f.startsWith('core')) : true, `a core file in ${dir} (core_pattern ${pattern})`);
+    assert.deepEqual([e.exit_code, e.signal, e.signal_name, e.core_dumped, e.status], [0, sig, sigName, core, sig | (core ? 0x80 : 0)], name);
+  }
+  rmSync(dir, { recursive: true, force: true });
+});
+
+kernelTest('the status the parent sees: exit_group from a second thread; pthread_exit of the main thread then a later exit(3)', async () => {
+  let group!: Awaited<ReturnType<typeof ends>>;
+  let late!: Awaited<ReturnType<typeof ends>>;
+  const { exits } = await around(MINE, async () => {
+    group = await ends(['group-exit', '9']);
+    late = await ends(['pthread-exit', '3', '300']);
+  });
+  assert.equal(group.code, 9);
+  assert.equal(only(exits, group.pid).length, 1);
+  assert.equal(only(exits, group.pid)[0]!.exit_code, 9);
+
+  // The main thread's early exit is not the process's: exactly one event, when the last
+  // thread ends, with its code, and an age that covers the later exit.
+  assert.equal(late.code, 3);
+  const mine = only(exits, late.pid);
+  assert.equal(mine.length, 1, JSON.stringify(mine));
+  assert.equal(mine[0]!.exit_code, 3);
+  assert.notEqual(mine[0]!.tid, late.pid, 'the last thread, not the main one, ended the process');
+  assert.ok(mine[0]!.duration_ns >= 300e6, `age ${mine[0]!.duration_ns} covers the 300 ms`);
+});
+
+kernelTest('--threads: one event per thread, each with its tid; without it, one per process', async () => {
+  let r!: Awaited<ReturnType<typeof ends>>;
+  const { exits } = await around([...MINE, '--threads'], async () => {
+    r = await ends(['threads', '3']);
+  });
+  const mine = only(exits, r.pid);
+  assert.equal(mine.length, 4, JSON.stringify(mine));
+  assert.equal(new Set(mine.map((e) => e.tid)).size, 4);
+  assert.equal(mine.at(-1)!.tid, r.pid, 'the main thread ends last');
+  assert.ok(mine.every((e) => e.ppid === process.pid && e.exit_code === 0));
+
+  const perProcess = await around(MINE, async () => {
+    r = await ends(['threads', '3']);
+  });
+  assert.deepEqual(only(perProcess.exits, r.pid).map((e) => e.tid), [r.pid]);
+});
+
+kernelTest('a process in a new pid namespace (unshare -fp): ns_pid is 1, pid is the host pid', async () => {
+  let unshare!: { pid: number; code: number | null };
+  const { exits } = await around(MINE, async () => {
+    const p = spawn('unshare', ['-fp', exitcases(), 'code', '5'], { stdio: 'ignore' });
+    const [code] = await once(p, 'exit');
+    unshare = { pid: p.pid!, code: code as number };
+  });
+  assert.equal(unshare.code, 5);
+  const inner = exits.filter((e) => e.ppid === unshare.pid);
+  assert.equal(inner.length, 1, JSON.stringify(exits));
+  assert.equal(inner[0]!.ns_pid, 1);
+  assert.notEqual(inner[0]!.pid, 1);
+  assert.equal(inner[0]!.exit_code, 5);
+});
+
+/** Two fork/exit loops at full speed, in parallel: how many exits they made in all. */
+async function forkLoops(n: number): Promise<number> {
+  const loops = [0, 1].map(() => spawn(exitcases(), ['forkloop', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const outs = await Promise.all(loops.map(async (p) => {
+    let out = '';
+    p.stdout!.on('data', (d) => (out += d));
+    const [code] = await once(p, 'exit');
+    assert.equal(code, 0);
+    return Number(out.trim());
+  }));
+  return outs.reduce((a, b) => a + b, 0) + loops.length; // the children, and the loops themselves
+}
+
+kernelTest('no silent loss: with a tiny ring, lost == made - captured exactly; with the default ring, nothing lost', async () => {
+  let made = 0;
+  // A 4 KiB ring holds about 50 records. The reader mostly keeps up with two loops even
+  // so, so it is also stopped (SIGSTOP) for a while in the middle: a reader that falls
+  // behind, as a busy machine makes it.
+  const run = await startExitsnoop([...MINE, '--ringbuf-size', '4096']);
+  try {
+    const loops = forkLoops(3000);
+    await new Promise((r) => setTimeout(r, 50));
+    run.proc.kill('SIGSTOP');
+    await new Promise((r) => setTimeout(r, 200));
+    run.proc.kill('SIGCONT');
+    made = await loops;
+  } finally {
+    run.proc.kill('SIGCONT');
+    assert.equal(await stop(run.proc), 0, run.err());
+  }
+  const lines = run.out().trim().split('\n').map((l) => JSON.parse(l) as Exit | Lost);
+  const exits = lines.filter((l) => l.type === 'exit');
+  const notices = lines.filter((l): l is Lost => l.type === 'lost');
+  const lost = notices.reduce((a, l) => a + l.lost, 0);
+  assert.ok(lost > 0, `a 4 KiB ring overflows (captured ${exits.length} of ${made})`);
+  assert.equal(notices.at(-1)!.total_lost, lost, 'total_lost is the sum of the notices');
+  assert.equal(exits.length + lost, made, `captured ${exits.length} + lost ${lost} = made ${made}`);
+
+  const full = await around(MINE, async () => {
+    made = await forkLoops(3000);
+  });
+  assert.deepEqual(full.lost, []);
+  assert.equal(full.exits.length, made);
+});
+
+kernelTest('outputs: the table adds TID and SIGNAL; --format seed is the seed; -t ms, -t iso --utc', async () => {
+  let r!: Awaited<ReturnType<typeof ends>>;
+  const table = await startExitsnoop(['-c', EXITCASES_COMM]);
+  r = await ends(['signal', '9', 'nocore']);
+  await stop(table.proc);
+  let lines = table.out().split('\n');
+  assert.equal(lines[0], 'TIME     PID     PPID    EXIT_CODE  DURATION_NS  COMM    TID     SIGNAL  ');
+  assert.match(lines[1]!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${r.pid} +${process.pid} +0 +\\d+ +${EXITCASES_COMM} ${r.pid} +SIGKILL$`));
+
+  const seed = await startExitsnoop(['--format', 'seed', '-c', EXITCASES_COMM]);
+  r = await ends(['code', '4']);
+  await stop(seed.proc);
+  lines = seed.out().split('\n');
+  assert.equal(lines[0], readFileSync(resolve(SEED, 'expected-output.txt'), 'utf8').split('\n')[0]);
+  assert.match(lines[1]!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${r.pid} +${process.pid} +4 +\\d+ +${EXITCASES_COMM}$`));
+
+  const ms = await startExitsnoop(['-t', 'ms', '-c', EXITCASES_COMM]);
+  r = await ends(['code', '0']);
+  await stop(ms.proc);
+  lines = ms.out().split('\n');
+  assert.equal(lines[0]!.slice(0, 21), 'TIME         PID     ');
+  assert.match(lines[1]!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  ${r.pid} `));
+
+  const iso = await startExitsnoop(['-t', 'iso', '--utc', '-c', EXITCASES_COMM]);
+  r = await ends(['code', '0']);
+  await stop(iso.proc);
+  const row = iso.out().split('\n')[1]!;
+  const stamp = row.split(' ')[0]!;
+  assert.match(stamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+  assert.ok(Math.abs(Date.parse(stamp) - r.t1) < 1000, `${stamp} is the exit's time`);
+});
+
+kernelTest('--summary: no event lines; exits by reason and name, failures, losses and lifetimes at the end', async () => {
+  const run = await startExitsnoop(['--summary', '-c', EXITCASES_COMM]);
+  await ends(['code', '0']);
+  await ends(['code', '2']);
+  await ends(['signal', '9', 'nocore']);
+  await stop(run.proc);
+  const text = run.out();
+  assert.match(text, /^\n3 exits in \d+\.\d s: 2 failed, 0 events lost\n/);
+  assert.match(text, /By reason:\n {2}SIGKILL +1\n {2}exit 0 +1\n {2}exit 2 +1\n/);
+  assert.match(text, new RegExp(`By name:\\n  ${EXITCASES_COMM} +3\\n`));
+  assert.match(text, /Lifetimes:\n {5}msecs {15}: count {4}distribution\n/);
 });
 
 kernelTest('nothing of the run stays in the kernel after SIGTERM', async () => {
