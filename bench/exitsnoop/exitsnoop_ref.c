@@ -34,7 +34,7 @@ static int on_event(void *ctx, void *data, size_t size)
 	const struct event *e = data;
 	(void)ctx;
 	(void)size;
-	printf("%d %d %u %llu %s\n", e->pid, e->ppid, e->exit_code, e->duration_ns, e->comm);
+	printf("%d %d %u %llu %s\n", e->pid, e->ppid, (e->status >> 8) & 0xff, e->duration_ns, e->comm);
 	return 0;
 }
 
@@ -59,9 +59,9 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	struct bpf_program *prog = bpf_object__find_program_by_name(obj, "handle_exit");
-	struct bpf_map *map = bpf_object__find_map_by_name(obj, "rb");
+	struct bpf_map *map = bpf_object__find_map_by_name(obj, "events");
 	if (!prog || !map) {
-		fprintf(stderr, "exitsnoop_ref: %s has no handle_exit or rb\n", argv[1]);
+		fprintf(stderr, "exitsnoop_ref: %s has no handle_exit or events\n", argv[1]);
 		return 1;
 	}
 	struct bpf_link *link = bpf_program__attach(prog);

@@ -83,6 +83,7 @@ function parseOpts(argv) {
 function parseJson(line) {
   if (!line.startsWith('{')) return null;
   const e = JSON.parse(line);
+  if (e.type !== 'exit') return null;
   return { pid: e.pid, ppid: e.ppid, code: e.exit_code, comm: e.comm };
 }
 
