@@ -60,7 +60,7 @@ test('round trip: write then read gives the same object bytes, from text, bytes 
   }
   // And the object read back parses to the same programs and maps.
   const again = parseObject(readPackage(text).objectBytes, readPackage(text).name);
-  assert.deepEqual(again.maps.map((m) => m.name), ['rb', 'exitsnoo.bss']);
+  assert.deepEqual(again.maps.map((m) => m.name), ['pids', 'cgroup', 'events', 'lost', 'exitsnoo.rodata', 'exitsnoo.bss']);
   assert.deepEqual(again.programs.map((p) => p.name), ['handle_exit']);
 });
 
@@ -83,11 +83,28 @@ test('layout: the format reference, on exitsnoop.bpf.o', () => {
   assert.equal(skel.obj_name, 'exitsnoop_bpf');
   assert.ok(spec.maps.some((m) => m.data?.section === '.bss'), 'the object has .bss (the dummy pointer)');
   assert.deepEqual(skel.maps, [
-    { name: 'rb', ident: 'rb' },
+    { name: 'pids', ident: 'pids' },
+    { name: 'cgroup', ident: 'cgroup' },
+    { name: 'events', ident: 'events' },
+    { name: 'lost', ident: 'lost' },
+    { name: 'exitsnoo.rodata', ident: 'rodata', mmaped: true },
     { name: 'exitsnoo.bss', ident: 'bss', mmaped: true },
   ]);
   assert.deepEqual(skel.progs, [{ name: 'handle_exit', attach: 'tp/sched/sched_process_exit', link: true }]);
+  // The const volatile settings of tools/exitsnoop/exitsnoop.bpf.c, in declaration order.
   assert.deepEqual(skel.data_sections, [
+    { name: '.rodata', variables: [
+      { name: 'threads', type: 'bool', value: false },
+      { name: 'filter_pids', type: 'bool', value: false },
+      { name: 'targ_ppid', type: 'int', value: 0 },
+      { name: 'filter_uid', type: 'bool', value: false },
+      { name: 'targ_uid', type: 'unsigned int', value: 0 },
+      { name: 'filter_comm', type: 'bool', value: false },
+      { name: 'targ_comm', type: 'char[16]', value: '' },
+      { name: 'filter_cgroup', type: 'bool', value: false },
+      { name: 'failed_only', type: 'bool', value: false },
+      { name: 'min_age_ns', type: 'unsigned long long', value: 0 },
+    ] },
     { name: '.bss', variables: [{ name: '__eunomia_dummy_event_ptr', type: 'struct event *' }] },
   ]);
 
@@ -97,13 +114,18 @@ test('layout: the format reference, on exitsnoop.bpf.o', () => {
   assert.ok(id !== undefined);
   assert.deepEqual(et, {
     name: 'event',
-    size: 40,
+    size: 64,
     type_id: id,
     members: [
-      { name: 'pid', type: 'int' },
-      { name: 'ppid', type: 'int' },
-      { name: 'exit_code', type: 'unsigned int' },
+      { name: 'ts_ns', type: 'unsigned long long' },
       { name: 'duration_ns', type: 'unsigned long long' },
+      { name: 'cgroup_id', type: 'unsigned long long' },
+      { name: 'pid', type: 'int' },
+      { name: 'tid', type: 'int' },
+      { name: 'ppid', type: 'int' },
+      { name: 'ns_pid', type: 'int' },
+      { name: 'uid', type: 'unsigned int' },
+      { name: 'status', type: 'unsigned int' },
       { name: 'comm', type: 'char[16]' },
     ],
   });
@@ -203,8 +225,8 @@ test('read: decoding uses the object BTF at type_id, not the member strings', ()
   doc.meta.export_types[0].size = 3;
   const r = readPackage(doc);
   const { fields, size } = compileDecoder(r.btf!, r.exportTypeId!);
-  assert.equal(size, 40);
-  assert.deepEqual(fields.map((f) => f.name), ['pid', 'ppid', 'exit_code', 'duration_ns', 'comm']);
+  assert.equal(size, 64);
+  assert.deepEqual(fields.map((f) => f.name), ['ts_ns', 'duration_ns', 'cgroup_id', 'pid', 'tid', 'ppid', 'ns_pid', 'uid', 'status', 'comm']);
 });
 
 test('read errors: not JSON, not an object, no bpf_object', () => {
