@@ -72,14 +72,25 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   if (opts.verbose) {
     for (const l of links) process.stderr.write(`tsbpf: attached ${l.program.name} (${l.program.section})\n`);
   }
+  let stop = () => {};
   const stopped = new Promise<void>((resolve) => {
+    stop = resolve;
     if (opts.signal?.aborted) resolve();
     opts.signal?.addEventListener('abort', () => resolve(), { once: true });
   });
+  // A closed output (| head) ends the run quietly, as Ctrl-C does.
+  let broken = false;
+  out.on?.('error', () => {
+    broken = true;
+    stop();
+  });
+  const write = (text: string) => {
+    if (text && !broken) out.write(text);
+  };
 
   if (sampler) {
     process.stderr.write(`tsbpf: running; printing map ${sampled!.name} every ${sampled!.sample!.interval} ms. Ctrl-C to end.\n`);
-    await sampler.run(coll.map(sampler.mapName), out, { json: opts.json, stopped });
+    await sampler.run(coll.map(sampler.mapName), { write }, { json: opts.json, stopped });
     return 0;
   }
   if (!exportMap) {
@@ -89,46 +100,44 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   }
 
   const format = new EventFormatter(spec.btf, typeId!, opts.json);
-  out.write(format.header);
-  process.stderr.write('tsbpf: running. Ctrl-C to end.\n');
   let lines: string[] = [];
   let now = '';
   const emit = (view: DataView, offset: number) => {
+    // One clock reading per batch: the time the batch was read.
+    if (!lines.length) now = clockTime(new Date());
     lines.push(format.line(view, offset, now));
+    if (lines.length === 1) queueMicrotask(flush);
   };
   const flush = () => {
-    if (lines.length) out.write(lines.join('\n') + '\n');
+    if (lines.length) write(lines.join('\n') + '\n');
     lines = [];
   };
   const map: BpfMap = coll.map(exportMap.name);
+  write(format.header);
   if (map.type === C.BPF_MAP_TYPE_RINGBUF) {
     using ring = new RingBuffer(map);
-    void stopped.then(() => ring.close());
-    let done = false;
-    void stopped.then(() => (done = true));
-    while (!done) {
-      await ring.wait();
-      if (done) break;
-      now = clockTime(new Date());
-      ring.drain(emit);
-      flush();
-    }
+    ring.listenBatch(emit);
+    // Said only once the reader is in place: what happens from here on is printed.
+    process.stderr.write('tsbpf: running. Ctrl-C to end.\n');
+    await stopped;
+    if (!broken) ring.drain(emit); // what was written before the stop
   } else {
     using perf = new PerfBuffer(map);
     let reported = 0;
-    perf.listen((sample) => {
-      now = clockTime(new Date());
+    const onSample = (sample: Uint8Array) => {
       emit(new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0);
-      // Batch the writes of one wake-up.
-      if (lines.length === 1) queueMicrotask(flush);
       if (perf.totalLost > reported) {
         process.stderr.write(`tsbpf: lost ${perf.totalLost - reported} samples (perf buffer full)\n`);
         reported = perf.totalLost;
       }
-    });
+    };
+    // The perf event fds go into the map here: events before this have nowhere to go.
+    perf.listen(onSample);
+    process.stderr.write('tsbpf: running. Ctrl-C to end.\n');
     await stopped;
-    flush();
+    if (!broken) perf.drain(onSample);
   }
+  flush();
   return 0;
 }
 

@@ -41,7 +41,7 @@ export class MapSampler {
   }
 
   /** Prints every interval until `stopped`, then once more. */
-  async run(map: BpfMap, out: NodeJS.WritableStream, opts: { json?: boolean; stopped: Promise<void> }): Promise<void> {
+  async run(map: BpfMap, out: { write(text: string): void }, opts: { json?: boolean; stopped: Promise<void> }): Promise<void> {
     let done = false;
     void opts.stopped.then(() => (done = true));
     while (!done) {
