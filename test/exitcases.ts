@@ -5,9 +5,9 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { ROOT } from './paths.js';
 
 export const EXITCASES_COMM = 'tsbpf-exitcases';
@@ -26,4 +26,15 @@ export function exitcases(): string {
   assert.equal(r.status, 0, r.stderr);
   built = out;
   return out;
+}
+
+/**
+ * The same program under another name (so another comm): test files run in parallel, and
+ * a test that counts every exit of a comm needs one no other test uses.
+ */
+export function exitcasesNamed(comm: string): string {
+  assert.ok(comm.length <= 15, 'a comm has at most 15 characters');
+  const path = join(dirname(exitcases()), comm);
+  if (!existsSync(path)) copyFileSync(exitcases(), path);
+  return path;
 }

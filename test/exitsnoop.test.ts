@@ -12,7 +12,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { ExitFormatter } from '../src/tools/exitsnoop/index.js';
-import { exitcases, EXITCASES_COMM } from './exitcases.js';
+import { exitcases, EXITCASES_COMM, exitcasesNamed } from './exitcases.js';
 import { allGone, kernelTest, liveIds } from './kernel.js';
 import { ROOT } from './paths.js';
 import { start, stop } from './tsbpf-cli.js';
@@ -82,9 +82,9 @@ async function around(args: string[], work: () => Promise<void> | void): Promise
 }
 
 /** Runs the exitcases program to its end; returns its pid and how it ended. */
-async function ends(args: string[], opts: { cwd?: string } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; t0: number; t1: number }> {
+async function ends(args: string[], opts: { cwd?: string; bin?: string } = {}): Promise<{ pid: number; code: number | null; signal: NodeJS.Signals | null; t0: number; t1: number }> {
   const t0 = Date.now();
-  const p = spawn(exitcases(), args, { stdio: 'ignore', cwd: opts.cwd });
+  const p = spawn(opts.bin ?? exitcases(), args, { stdio: 'ignore', cwd: opts.cwd });
   const [code, signal] = (await once(p, 'exit')) as [number | null, NodeJS.Signals | null];
   return { pid: p.pid!, code, signal, t0, t1: Date.now() };
 }
@@ -110,7 +110,7 @@ kernelTest('exit codes 0..255: one event each, exact pid, ppid, code, comm, uid,
     assert.ok(t >= r.t0 - 5 && t <= r.t1 + 5, `exit time ${e.time} within the run [${new Date(r.t0).toISOString()}, ${new Date(r.t1).toISOString()}]`);
     assert.ok(e.duration_ns > 0 && e.duration_ns <= (r.t1 - r.t0 + 5) * 1e6, `age ${e.duration_ns} ns within the run`);
   }
-  assert.equal(exits.length, 256);
+  assert.equal(exits.filter((e) => e.ppid === process.pid).length, 256);
 });
 
 kernelTest('signals: SIGSEGV with a core dump allowed and forbidden, SIGKILL, SIGTERM', async () => {
@@ -191,9 +191,14 @@ kernelTest('a process in a new pid namespace (unshare -fp): ns_pid is 1, pid is 
   assert.equal(inner[0]!.exit_code, 5);
 });
 
+/** Comms of their own, for the tests that count every exit of a comm. */
+const LOSS_COMM = 'tsbpf-xloss';
+const OUT_COMM = 'tsbpf-xout';
+const SUMMARY_COMM = 'tsbpf-xsummary';
+
 /** Two fork/exit loops at full speed, in parallel: how many exits they made in all. */
 async function forkLoops(n: number): Promise<number> {
-  const loops = [0, 1].map(() => spawn(exitcases(), ['forkloop', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] }));
+  const loops = [0, 1].map(() => spawn(exitcasesNamed(LOSS_COMM), ['forkloop', String(n)], { stdio: ['ignore', 'pipe', 'inherit'] }));
   const outs = await Promise.all(loops.map(async (p) => {
     let out = '';
     p.stdout!.on('data', (d) => (out += d));
@@ -204,12 +209,12 @@ async function forkLoops(n: number): Promise<number> {
   return outs.reduce((a, b) => a + b, 0) + loops.length; // the children, and the loops themselves
 }
 
-kernelTest('no silent loss: with a tiny ring, lost == made - captured exactly; with the default ring, nothing lost', async () => {
-  let made = 0;
+/** Runs exitsnoop with a 4 KiB ring around two fork loops, stopping its reader (SIGSTOP) for a while. */
+async function overflow(args: string[]): Promise<{ made: number; out: string }> {
   // A 4 KiB ring holds about 50 records. The reader mostly keeps up with two loops even
-  // so, so it is also stopped (SIGSTOP) for a while in the middle: a reader that falls
-  // behind, as a busy machine makes it.
-  const run = await startExitsnoop([...MINE, '--ringbuf-size', '4096']);
+  // so; stopping it in the middle is what a busy machine does to a reader.
+  const run = await startExitsnoop([...args, '-c', LOSS_COMM, '--ringbuf-size', '4096']);
+  let made = 0;
   try {
     const loops = forkLoops(3000);
     await new Promise((r) => setTimeout(r, 50));
@@ -221,15 +226,37 @@ kernelTest('no silent loss: with a tiny ring, lost == made - captured exactly; w
     run.proc.kill('SIGCONT');
     assert.equal(await stop(run.proc), 0, run.err());
   }
-  const lines = run.out().trim().split('\n').map((l) => JSON.parse(l) as Exit | Lost);
+  return { made, out: run.out() };
+}
+
+kernelTest('no silent loss: with a tiny ring, lost == made - captured exactly, in JSON, the table and the summary', async () => {
+  let { made, out } = await overflow(['--json']);
+  const lines = out.trim().split('\n').map((l) => JSON.parse(l) as Exit | Lost);
   const exits = lines.filter((l) => l.type === 'exit');
   const notices = lines.filter((l): l is Lost => l.type === 'lost');
-  const lost = notices.reduce((a, l) => a + l.lost, 0);
+  let lost = notices.reduce((a, l) => a + l.lost, 0);
   assert.ok(lost > 0, `a 4 KiB ring overflows (captured ${exits.length} of ${made})`);
   assert.equal(notices.at(-1)!.total_lost, lost, 'total_lost is the sum of the notices');
   assert.equal(exits.length + lost, made, `captured ${exits.length} + lost ${lost} = made ${made}`);
 
-  const full = await around(MINE, async () => {
+  ({ made, out } = await overflow([]));
+  const rows = out.split('\n').filter((l) => l.endsWith(' -') && l.includes(` ${LOSS_COMM} `));
+  const lostRows = [...out.matchAll(/^\d\d:\d\d:\d\d (\d+) events lost \(ring buffer full; (\d+) in all\)$/gm)];
+  lost = lostRows.reduce((a, m) => a + Number(m[1]), 0);
+  assert.ok(lost > 0);
+  assert.equal(Number(lostRows.at(-1)![2]), lost);
+  assert.equal(rows.length + lost, made, `table: ${rows.length} rows + ${lost} lost = made ${made}`);
+
+  ({ made, out } = await overflow(['--summary']));
+  const m = /^\n(\d+) exits in [\d.]+ s: 0 failed, (\d+) events lost\n/.exec(out);
+  assert.ok(m, out);
+  assert.ok(Number(m[2]) > 0);
+  assert.equal(Number(m[1]) + Number(m[2]), made, `summary: ${m[1]} exits + ${m[2]} lost = made ${made}`);
+});
+
+kernelTest('no loss with the default ring under two fork loops at full speed', async () => {
+  let made = 0;
+  const full = await around(['--json', '-c', LOSS_COMM], async () => {
     made = await forkLoops(3000);
   });
   assert.deepEqual(full.lost, []);
@@ -238,29 +265,30 @@ kernelTest('no silent loss: with a tiny ring, lost == made - captured exactly; w
 
 kernelTest('outputs: the table adds TID and SIGNAL; --format seed is the seed; -t ms, -t iso --utc', async () => {
   let r!: Awaited<ReturnType<typeof ends>>;
-  const table = await startExitsnoop(['-c', EXITCASES_COMM]);
-  r = await ends(['signal', '9', 'nocore']);
+  const bin = exitcasesNamed(OUT_COMM);
+  const table = await startExitsnoop(['-c', OUT_COMM]);
+  r = await ends(['signal', '9', 'nocore'], { bin });
   await stop(table.proc);
   let lines = table.out().split('\n');
   assert.equal(lines[0], 'TIME     PID     PPID    EXIT_CODE  DURATION_NS  COMM    TID     SIGNAL  ');
-  assert.match(lines[1]!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${r.pid} +${process.pid} +0 +\\d+ +${EXITCASES_COMM} ${r.pid} +SIGKILL$`));
+  assert.match(lines[1]!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${r.pid} +${process.pid} +0 +\\d+ +${OUT_COMM} ${r.pid} +SIGKILL$`));
 
-  const seed = await startExitsnoop(['--format', 'seed', '-c', EXITCASES_COMM]);
-  r = await ends(['code', '4']);
+  const seed = await startExitsnoop(['--format', 'seed', '-c', OUT_COMM]);
+  r = await ends(['code', '4'], { bin });
   await stop(seed.proc);
   lines = seed.out().split('\n');
   assert.equal(lines[0], readFileSync(resolve(SEED, 'expected-output.txt'), 'utf8').split('\n')[0]);
-  assert.match(lines[1]!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${r.pid} +${process.pid} +4 +\\d+ +${EXITCASES_COMM}$`));
+  assert.match(lines[1]!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d  ${r.pid} +${process.pid} +4 +\\d+ +${OUT_COMM}$`));
 
-  const ms = await startExitsnoop(['-t', 'ms', '-c', EXITCASES_COMM]);
-  r = await ends(['code', '0']);
+  const ms = await startExitsnoop(['-t', 'ms', '-c', OUT_COMM]);
+  r = await ends(['code', '0'], { bin });
   await stop(ms.proc);
   lines = ms.out().split('\n');
   assert.equal(lines[0]!.slice(0, 21), 'TIME         PID     ');
   assert.match(lines[1]!, new RegExp(`^\\d\\d:\\d\\d:\\d\\d\\.\\d{3}  ${r.pid} `));
 
-  const iso = await startExitsnoop(['-t', 'iso', '--utc', '-c', EXITCASES_COMM]);
-  r = await ends(['code', '0']);
+  const iso = await startExitsnoop(['-t', 'iso', '--utc', '-c', OUT_COMM]);
+  r = await ends(['code', '0'], { bin });
   await stop(iso.proc);
   const row = iso.out().split('\n')[1]!;
   const stamp = row.split(' ')[0]!;
@@ -269,15 +297,16 @@ kernelTest('outputs: the table adds TID and SIGNAL; --format seed is the seed; -
 });
 
 kernelTest('--summary: no event lines; exits by reason and name, failures, losses and lifetimes at the end', async () => {
-  const run = await startExitsnoop(['--summary', '-c', EXITCASES_COMM]);
-  await ends(['code', '0']);
-  await ends(['code', '2']);
-  await ends(['signal', '9', 'nocore']);
+  const run = await startExitsnoop(['--summary', '-c', SUMMARY_COMM]);
+  const bin = exitcasesNamed(SUMMARY_COMM);
+  await ends(['code', '0'], { bin });
+  await ends(['code', '2'], { bin });
+  await ends(['signal', '9', 'nocore'], { bin });
   await stop(run.proc);
   const text = run.out();
   assert.match(text, /^\n3 exits in \d+\.\d s: 2 failed, 0 events lost\n/);
   assert.match(text, /By reason:\n {2}SIGKILL +1\n {2}exit 0 +1\n {2}exit 2 +1\n/);
-  assert.match(text, new RegExp(`By name:\\n  ${EXITCASES_COMM} +3\\n`));
+  assert.match(text, new RegExp(`By name:\\n  ${SUMMARY_COMM} +3\\n`));
   assert.match(text, /Lifetimes:\n {5}msecs {15}: count {4}distribution\n/);
 });
 
