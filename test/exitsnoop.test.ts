@@ -13,7 +13,7 @@ import { join, resolve } from 'node:path';
 import { test } from 'node:test';
 import { ExitFormatter } from '../src/tools/exitsnoop/index.js';
 import { exitcases, EXITCASES_COMM, exitcasesNamed } from './exitcases.js';
-import { allGone, kernelTest, liveIds } from './kernel.js';
+import { allGone, heldIds, kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
 import { start, stop } from './tsbpf-cli.js';
 
@@ -37,22 +37,7 @@ const startExitsnoop = (args: string[] = []) => start(['exitsnoop', ...args], /T
 
 const MAPS = ['events', 'lost', 'pids', 'cgroup', 'exitsnoo.rodata', 'exitsnoo.bss'];
 
-/** Ids of this run's program, maps and link: new since `before`. */
-function runObjects(before: { prog: number[]; map: number[]; link: number[] }) {
-  const prog = liveIds('prog', (i) => i.name === 'handle_exit').filter((id) => !before.prog.includes(id));
-  const map = liveIds('map', (i) => MAPS.includes(i.name)).filter((id) => !before.map.includes(id));
-  const link = liveIds('link', (i) => prog.includes(i.progId!)).filter((id) => !before.link.includes(id));
-  return { prog, map, link };
-}
-
-function snapshot() {
-  return {
-    prog: liveIds('prog', (i) => i.name === 'handle_exit'),
-    map: liveIds('map', (i) => MAPS.includes(i.name)),
-    link: liveIds('link', () => true),
-  };
-}
-
+/** The run's program, maps and link, while it runs (exact: other tests load their own). */
 async function assertCleanAfter(objs: { prog: number[]; map: number[]; link: number[] }) {
   assert.equal(objs.prog.length, 1, 'one program while running');
   assert.equal(objs.map.length, MAPS.length, 'its maps while running');
@@ -311,9 +296,8 @@ kernelTest('--summary: no event lines; exits by reason and name, failures, losse
 });
 
 kernelTest('nothing of the run stays in the kernel after SIGTERM', async () => {
-  const before = snapshot();
   const { proc } = await startExitsnoop();
-  const objs = runObjects(before);
+  const objs = heldIds(proc.pid!);
   proc.kill('SIGTERM');
   const [status] = await once(proc, 'exit');
   assert.equal(status, 0);
@@ -321,9 +305,8 @@ kernelTest('nothing of the run stays in the kernel after SIGTERM', async () => {
 });
 
 kernelTest('nothing stays after the output closes (| head) or the process is killed', async () => {
-  const before = snapshot();
   const { proc } = await startExitsnoop();
-  const objs = runObjects(before);
+  const objs = heldIds(proc.pid!);
   proc.stdout!.destroy(); // the reader went away
   spawnSync('/bin/true');
   spawnSync('/bin/true');
@@ -332,9 +315,8 @@ kernelTest('nothing stays after the output closes (| head) or the process is kil
   await assertCleanAfter(objs);
 
   // SIGKILL: no handler runs at all; the kernel still drops everything with the fds.
-  const before2 = snapshot();
   const second = await startExitsnoop();
-  const objs2 = runObjects(before2);
+  const objs2 = heldIds(second.proc.pid!);
   second.proc.kill('SIGKILL');
   await once(second.proc, 'exit');
   await assertCleanAfter(objs2);

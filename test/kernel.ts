@@ -3,6 +3,7 @@
  * they skip without root; under CI=true a kernel test that cannot run is a failure,
  * never a skip.
  */
+import { readdirSync, readFileSync } from 'node:fs';
 import { test, type TestContext } from 'node:test';
 import { defaultSys } from '../src/sys/index.js';
 
@@ -64,3 +65,41 @@ export const UNPRIVILEGED = [
   'setpriv', '--reuid=65534', '--regid=65534', '--clear-groups',
   '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search',
 ];
+
+/**
+ * The BPF programs, maps and links a process holds, from its /proc fdinfo: exact even
+ * while other tests load objects of the same names.
+ */
+export function heldIds(pid: number): { prog: number[]; map: number[]; link: number[] } {
+  const held = { prog: [] as number[], map: [] as number[], link: [] as number[] };
+  for (const fd of readdirSync(`/proc/${pid}/fdinfo`)) {
+    let info: string;
+    try {
+      info = readFileSync(`/proc/${pid}/fdinfo/${fd}`, 'utf8');
+    } catch {
+      continue; // closed meanwhile
+    }
+    const id = (key: string) => Number(new RegExp(`^${key}:\\s*(\\d+)$`, 'm').exec(info)?.[1] ?? 0);
+    // A link's fdinfo names its program too: look for link_id first.
+    if (id('link_id')) held.link.push(id('link_id'));
+    else if (id('prog_id')) held.prog.push(id('prog_id'));
+    else if (id('map_id')) held.map.push(id('map_id'));
+  }
+  return held;
+}
+
+/** Ids of every BPF object some process holds an fd of now (other tests' runs included). */
+export function heldAnywhere(): { prog: Set<number>; map: Set<number>; link: Set<number> } {
+  const all = { prog: new Set<number>(), map: new Set<number>(), link: new Set<number>() };
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    let held;
+    try {
+      held = heldIds(Number(p));
+    } catch {
+      continue; // exited meanwhile
+    }
+    for (const k of ['prog', 'map', 'link'] as const) for (const id of held[k]) all[k].add(id);
+  }
+  return all;
+}
