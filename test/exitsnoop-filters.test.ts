@@ -411,7 +411,7 @@ test('bad values: non-zero status, one clear line on stderr naming the value, no
     [['-p', '12,abc'], /"abc" is not a process id/],
     [['--ppid', '0'], /"0" is not a process id/],
     [['--min-age', '5parsecs'], /"5parsecs" is not a duration/],
-    [['--ringbuf-size', '5000'], /5000 must be a power of two/],
+    [['--ringbuf-size', '5000'], /--ringbuf-size.*5000 is not a power of two from 4K to 1G/],
     [['-u', 'nosuchuser'], /no user named "nosuchuser"/],
   ];
   for (const [args, message] of cases) {

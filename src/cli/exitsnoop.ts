@@ -169,5 +169,7 @@ export function sizeArg(text: string): number {
   const m = /^(\d+)\s*([KMG])?i?B?$/i.exec(text.trim());
   if (!m) throw new InvalidArgumentError(`"${text}" is not a size (examples: 65536, 256K, 4M)`);
   const mult = { K: 1 << 10, M: 1 << 20, G: 1 << 30 }[(m[2] ?? '').toUpperCase() as 'K' | 'M' | 'G'] ?? 1;
-  return Number(m[1]) * mult;
+  const n = Number(m[1]) * mult;
+  if (n < 4096 || n > 1 << 30 || (n & (n - 1)) !== 0) throw new InvalidArgumentError(`${text} is not a power of two from 4K to 1G`);
+  return n;
 }

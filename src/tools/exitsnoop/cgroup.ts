@@ -20,7 +20,7 @@ export function cgroupDir(path: string, mount = cgroup2Mount()): string {
   if (!mount) throw new TsbpfError('--cgroup: no cgroup2 filesystem is mounted (see /proc/self/mounts)');
   const dir = isAbsolute(path) ? path : join(mount, path);
   const rel = relative(mount, dir);
-  if (rel.startsWith('..')) throw new TsbpfError(`--cgroup: ${path} is not under the cgroup2 mount ${mount}`);
+  if (rel === '..' || rel.startsWith('../') || isAbsolute(rel)) throw new TsbpfError(`--cgroup: ${path} is not under the cgroup2 mount ${mount}`);
   let st;
   try {
     st = statSync(dir);
@@ -33,11 +33,12 @@ export function cgroupDir(path: string, mount = cgroup2Mount()): string {
 
 /**
  * cgroup id -> path relative to the mount ("/" for the root, "/system.slice/x.service"),
- * from a walk of the hierarchy, redone at most once a second when an id is unknown.
+ * from a walk of the hierarchy, redone when an id is unknown (at most once a second per
+ * id, so the exits of a removed cgroup do not walk the tree each).
  */
 export class CgroupPaths {
   private readonly paths = new Map<bigint, string>();
-  private scanned = 0;
+  private readonly missed = new Map<bigint, number>();
 
   constructor(private readonly mount = cgroup2Mount()) {}
 
@@ -46,10 +47,13 @@ export class CgroupPaths {
     const known = this.paths.get(id);
     if (known !== undefined) return known;
     const now = Date.now();
-    if (now - this.scanned < 1000) return null;
-    this.scanned = now;
+    if (now - (this.missed.get(id) ?? 0) < 1000) return null;
     this.scan(this.mount, 0);
-    return this.paths.get(id) ?? null;
+    const found = this.paths.get(id);
+    if (found !== undefined) return found;
+    if (this.missed.size > 4096) this.missed.clear();
+    this.missed.set(id, now);
+    return null;
   }
 
   private scan(dir: string, depth: number): void {

@@ -88,7 +88,7 @@ export class EventDecoder {
 
 /** CLOCK_MONOTONIC ns -> wall-clock ms, from one reading of both clocks now. */
 export function monotonicToWall(): (ns: bigint) => number {
+  const wall = performance.timeOrigin + performance.now(); // first: the first use of `performance` loads it (ms)
   const mono = process.hrtime.bigint(); // libuv's hrtime is CLOCK_MONOTONIC, as bpf_ktime_get_ns
-  const wall = performance.timeOrigin + performance.now();
   return (ns) => wall + Number(ns - mono) / 1e6;
 }
