@@ -4,15 +4,21 @@
 #   bash scripts/setup.sh            npm dependencies + TypeScript build (enough to run tools:
 #                                    their BPF objects are committed, no compiler needed)
 #   bash scripts/setup.sh --compiler also Debian's clang, llvm and libbpf-dev, to compile BPF C
-#                                    (tests, tsbpf build)
+#                                    (tsbpf build)
+#   bash scripts/setup.sh --test     the compiler, and bpftool: a reference the tests compare
+#                                    tsbpf's BTF output with
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ "${1:-}" = "--compiler" ]; then
+mode=${1:-}
+if [ "$mode" = "--compiler" ] || [ "$mode" = "--test" ]; then
   missing=()
   command -v clang >/dev/null 2>&1 || missing+=(clang)
   command -v llvm-strip >/dev/null 2>&1 || missing+=(llvm)
   [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
+  if [ "$mode" = "--test" ]; then
+    command -v bpftool >/dev/null 2>&1 || [ -x /usr/sbin/bpftool ] || missing+=(bpftool)
+  fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then
       echo "setup: need root to install ${missing[*]}: sudo apt-get install -y ${missing[*]}" >&2

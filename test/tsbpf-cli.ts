@@ -33,6 +33,14 @@ export async function start(args: string[], ready = /running|trace_pipe/, opts: 
   return { proc, out: () => out, err: () => err };
 }
 
+/**
+ * `stderr` without the notices tsbpf prints when it mounts tracefs or bpffs itself: only the
+ * first run on a fresh machine prints them, and test files run side by side.
+ */
+export function withoutMountNotices(stderr: string): string {
+  return stderr.replace(/^tsbpf: \w+ was not mounted: mounted it at \S+\n/gm, '');
+}
+
 /** Lets late events arrive, then SIGINT; resolves with the exit code. */
 export async function stop(proc: ChildProcess, settleMs = 300): Promise<number | null> {
   await new Promise((r) => setTimeout(r, settleMs));
