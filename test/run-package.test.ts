@@ -158,6 +158,11 @@ test('a missing file', () => {
   clearError(run(['no-such-package.json']), [/^tsbpf: no-such-package\.json: no such file\n$/]);
 });
 
+test('a .o file that is not an ELF object is reported as one, not as a broken package', () => {
+  writeFileSync(join(scratch, 'garbage.bpf.o'), 'garbage\n');
+  clearError(run(['garbage.bpf.o']), [/^tsbpf: ELF: file is 8 bytes, too short for an ELF header\n$/]);
+});
+
 test('unknown program arguments', () => {
   write('seed.json', seedPackage());
   // The seed has no variables of its own (ecc's __eunomia_dummy_event_ptr is not one).
