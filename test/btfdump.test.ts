@@ -16,7 +16,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import {
   Btf, CDumper, cIdent, dumpC, dumpRaw, kernelBtf, parseBtf, StringTable, VMLINUX_BTF_PATH,
@@ -26,10 +26,9 @@ import { parseElf } from '../src/elf/index.js';
 import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
 import { kernelTest } from './kernel.js';
-import { CLI, ROOT } from './paths.js';
+import { CLI, ROOT, SEED } from './paths.js';
 import { throwsParse } from './throws.js';
 
-const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
 const inCI = process.env.CI === 'true';
 const haveClang = spawnSync('clang', ['--version']).status === 0;
 const haveKernelBtf = existsSync(VMLINUX_BTF_PATH);

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { build, CompileError, dummyDeclarations, headerStructs, PROJECT_VMLINUX_DIR, splitFlags, vmlinuxHeader } from '../src/build/index.js';
 import { TsbpfError } from '../src/errors.js';
@@ -16,9 +16,8 @@ import { Collection } from '../src/loader/index.js';
 import { parseObject } from '../src/object/index.js';
 import { readPackage } from '../src/package/index.js';
 import { isRoot } from './kernel.js';
-import { CLI, ROOT } from './paths.js';
+import { CLI, ROOT, SEED } from './paths.js';
 
-const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
 const inCI = process.env.CI === 'true';
 const hasTools =
   spawnSync(process.env.CLANG || 'clang', ['--version']).status === 0 &&

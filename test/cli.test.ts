@@ -6,16 +6,15 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
 import * as C from '../src/sys/constants.js';
 import { allGone, heldAnywhere, isRoot, kernelTest, liveIds, UNPRIVILEGED } from './kernel.js';
 import { compileBpf } from './compile.js';
-import { CLI, ROOT } from './paths.js';
+import { CLI, ROOT, SEED } from './paths.js';
 
-const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
 
 function tsbpf(args: string[], opts: { asNobody?: boolean } = {}) {
   const cmd = opts.asNobody

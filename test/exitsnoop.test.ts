@@ -14,10 +14,9 @@ import { test } from 'node:test';
 import { ExitFormatter } from '../src/tools/exitsnoop/index.js';
 import { exitcases, EXITCASES_COMM, exitcasesNamed } from './exitcases.js';
 import { allGone, heldIds, kernelTest } from './kernel.js';
-import { ROOT } from './paths.js';
+import { SEED } from './paths.js';
 import { start, stop } from './tsbpf-cli.js';
 
-const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
 
 test("golden: --format seed renders the seed's sample events byte for byte as expected-output.txt", () => {
   const format = new ExitFormatter('seed');

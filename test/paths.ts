@@ -4,3 +4,5 @@ import { fileURLToPath } from 'node:url';
 /** The repository root: compiled tests live in dist/test/, two levels below it. */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const CLI = resolve(ROOT, 'bin', 'tsbpf.js');
+/** The seed's exitsnoop files: ../shared sits beside the checkout (as in CI). */
+export const SEED = resolve(ROOT, '..', 'shared', 'seeds', 'exitsnoop');

@@ -19,10 +19,9 @@ import { parseElf } from '../src/elf/index.js';
 import { parseObject } from '../src/object/index.js';
 import { writePackage } from '../src/package/index.js';
 import { kernelTest, liveIds } from './kernel.js';
-import { CLI, ROOT } from './paths.js';
+import { CLI, ROOT, SEED } from './paths.js';
 import { start, stop, tsbpf } from './tsbpf-cli.js';
 
-const SEED = join(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
 type Json = Record<string, any>;
 
 const scratch = mkdtempSync(join(tmpdir(), 'tsbpf-run-package-'));

@@ -15,10 +15,9 @@ import { inflateSync } from 'node:zlib';
 import { parseBtf } from '../src/btf/index.js';
 import { parseElf } from '../src/elf/index.js';
 import { kernelTest } from './kernel.js';
-import { ROOT } from './paths.js';
+import { SEED } from './paths.js';
 import { start, stop, tsbpf } from './tsbpf-cli.js';
 
-const SEED = join(ROOT, '..', 'shared', 'seeds', 'exitsnoop');
 const EXPECTED = readFileSync(join(SEED, 'expected-output.txt'), 'utf8');
 const SEED_HEADER = EXPECTED.split('\n')[0]!;
 const MEMBERS = ['pid', 'ppid', 'exit_code', 'duration_ns', 'comm'];
