@@ -15,7 +15,6 @@ import { allGone, heldAnywhere, isRoot, kernelTest, liveIds, UNPRIVILEGED } from
 import { compileBpf } from './compile.js';
 import { CLI, ROOT, SEED } from './paths.js';
 
-
 function tsbpf(args: string[], opts: { asNobody?: boolean } = {}) {
   const cmd = opts.asNobody
     ? [...UNPRIVILEGED, process.execPath, CLI, ...args]

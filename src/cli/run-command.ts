@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { hasElfMagic } from '../elf/index.js';
 import { TsbpfError } from '../errors.js';
 import { objectName } from '../object/index.js';
 import { readPackage } from '../package/index.js';
@@ -28,8 +29,7 @@ export async function runCommand(file: string, args: string[], opts: { json?: bo
 
 function toRunnable(file: string, bytes: Buffer): Runnable {
   // An ELF, or a file named like an object (its parse error then says why it is not one).
-  const elf = bytes.subarray(0, 4).equals(Buffer.from([0x7f, 0x45, 0x4c, 0x46]));
-  if (elf || file.endsWith('.o')) return { objectBytes: bytes, name: objectName(file) };
+  if (hasElfMagic(bytes) || file.endsWith('.o')) return { objectBytes: bytes, name: objectName(file) };
   // Anything else is taken as an eunomia package.json.
   const pkg = readPackage(bytes);
   return { objectBytes: pkg.objectBytes, name: pkg.name, exportTypeId: pkg.exportTypeId, skel: pkg.skel };

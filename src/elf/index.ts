@@ -108,12 +108,15 @@ export interface ParseElfOptions {
   anyElf?: boolean;
 }
 
+/** True when `bytes` start with the ELF magic (\x7fELF). */
+export function hasElfMagic(bytes: Uint8Array): boolean {
+  return bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
+}
+
 export function parseElf(bytes: Uint8Array, opts: ParseElfOptions = {}): ElfFile {
   const anyElf = opts.anyElf ?? false;
   if (bytes.byteLength < 16) throw new ParseError('ELF', `file is ${bytes.byteLength} bytes, too short for an ELF header`);
-  if (bytes[0] !== 0x7f || bytes[1] !== 0x45 || bytes[2] !== 0x4c || bytes[3] !== 0x46) {
-    throw new ParseError('ELF', 'not an ELF file (bad magic)');
-  }
+  if (!hasElfMagic(bytes)) throw new ParseError('ELF', 'not an ELF file (bad magic)');
   if (bytes[4] !== 2) throw new ParseError('ELF', 'not a 64-bit ELF (ELFCLASS64 expected; BPF objects are 64-bit)');
   if (bytes[5] === 2) {
     throw new ParseError('ELF', 'big-endian object (bpfeb): only little-endian BPF objects (clang -target bpf on this host, bpfel) are supported');
