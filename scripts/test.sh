@@ -2,6 +2,17 @@
 # Sets everything up (compiler and bpftool included) and runs every test with node's test runner.
 # Kernel tests need root; under CI=true a kernel test that cannot run fails.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+root=$(cd "$(dirname "$0")/.." && pwd)
+# The seed's files (the tests compare with them) live outside the repository, in
+# ../shared beside the checkout, as in CI; TSBPF_SEED names another place.
+TSBPF_SEED=$(realpath -m "${TSBPF_SEED:-$root/../shared/seeds/exitsnoop}")
+cd "$root"
+for f in exitsnoop.bpf.c exitsnoop.h expected-output.txt; do
+  if [ ! -f "$TSBPF_SEED/$f" ]; then
+    echo "test: the seed's $f is not in $TSBPF_SEED: clone tsbpf beside shared/ (../shared/seeds/exitsnoop), or set TSBPF_SEED to the folder holding the seed's files" >&2
+    exit 1
+  fi
+done
+export TSBPF_SEED
 bash scripts/setup.sh --test
 exec node --test dist/test/
