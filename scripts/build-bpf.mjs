@@ -2,7 +2,8 @@
 // Compile the project's BPF C programs to CO-RE objects that are committed next to their
 // sources, so tests and users need no compiler (cilium/ebpf's bpf2go convention).
 //
-//   node scripts/build-bpf.mjs                  build testdata/*.bpf.c and tools/*/*.bpf.c
+//   node scripts/build-bpf.mjs                  build testdata/*.bpf.c, testdata/corpus/*.bpf.c
+//                                               and tools/*/*.bpf.c
 //                                               into NAME.bpf.o beside each source
 //   node scripts/build-bpf.mjs --out-dir DIR    write the objects under DIR instead, at the
 //                                               same relative paths (DIR/testdata/NAME.bpf.o)
@@ -87,6 +88,8 @@ function findSources(root = ROOT) {
   const out = [];
   const testdata = join(root, 'testdata');
   for (const f of listDir(testdata)) if (f.endsWith('.bpf.c')) out.push(join(testdata, f));
+  const corpus = join(testdata, 'corpus');
+  for (const f of listDir(corpus)) if (f.endsWith('.bpf.c')) out.push(join(corpus, f));
   const tools = join(root, 'tools');
   for (const d of listDir(tools)) {
     const dir = join(tools, d);

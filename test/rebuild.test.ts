@@ -49,6 +49,7 @@ function listDir(dir: string): string[] {
 function sources(): string[] {
   const out: string[] = [];
   for (const f of listDir(join(ROOT, 'testdata'))) if (f.endsWith('.bpf.c')) out.push(`testdata/${f}`);
+  for (const f of listDir(join(ROOT, 'testdata', 'corpus'))) if (f.endsWith('.bpf.c')) out.push(`testdata/corpus/${f}`);
   for (const d of listDir(join(ROOT, 'tools'))) {
     if (!statSync(join(ROOT, 'tools', d)).isDirectory()) continue;
     for (const f of listDir(join(ROOT, 'tools', d))) if (f.endsWith('.bpf.c')) out.push(`tools/${d}/${f}`);
