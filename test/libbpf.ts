@@ -1,0 +1,187 @@
+/**
+ * libbpf as the reference loader: load a BPF object with libbpf (Debian's bpftool, or
+ * scripts/libbpf-each.c for a verdict per program) and with tsbpf, and tell per program
+ * whether each loaded it and how many instructions the kernel kept (xlated length).
+ * Used by test/corpus.test.ts and scripts/compare-libbpf.mjs (the third-party run).
+ */
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { basename, join } from 'node:path';
+import { Collection, loadObjectFile } from '../src/index.js';
+
+export interface ProgVerdict {
+  name: string;
+  loaded: boolean;
+  /** BPF_OBJ_GET_INFO_BY_FD's xlated_prog_len / 8, when loaded. */
+  xlatedInsns?: number;
+  type?: number;
+  /** Why it was not loaded: a few lines at most. */
+  error?: string;
+}
+
+export interface ObjectVerdict {
+  object: string;
+  /** The whole object failed (nothing loaded): why. */
+  error?: string;
+  programs: Map<string, ProgVerdict>;
+}
+
+// Debian installs bpftool in /usr/sbin, which a non-login PATH may lack.
+export const BPFTOOL = existsSync('/usr/sbin/bpftool') ? '/usr/sbin/bpftool' : 'bpftool';
+
+/** bpftool's version line, or null when it does not run. */
+export function bpftoolVersion(): string | null {
+  const r = spawnSync(BPFTOOL, ['version'], { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return null;
+  return r.stdout.split('\n')[0] ?? '';
+}
+
+const BPFFS = '/sys/fs/bpf';
+
+/** Mounts bpffs at /sys/fs/bpf when nothing is mounted there (pins need it). */
+export function ensureBpffs(): string {
+  const mounts = readFileSync('/proc/mounts', 'utf8');
+  if (!mounts.split('\n').some((l) => l.split(' ')[1] === BPFFS && l.split(' ')[2] === 'bpf')) {
+    const r = spawnSync('mount', ['-t', 'bpf', 'bpf', BPFFS], { encoding: 'utf8' });
+    if (r.status !== 0) throw new Error(`mount -t bpf bpf ${BPFFS} failed: ${r.stderr.trim() || r.error?.message}`);
+  }
+  return BPFFS;
+}
+
+let seq = 0;
+
+/** libbpf's error lines from bpftool's stderr, without the verifier log between its markers. */
+function libbpfReason(stderr: string): string {
+  const out: string[] = [];
+  let inLog = false;
+  for (const line of stderr.split('\n')) {
+    if (line.includes('-- BEGIN PROG LOAD LOG --')) inLog = true;
+    else if (line.includes('-- END PROG LOAD LOG --')) inLog = false;
+    else if (!inLog && line.trim()) out.push(line.trim());
+  }
+  return out.slice(-4).join(' | ') || stderr.trim().split('\n').slice(-2).join(' | ');
+}
+
+/**
+ * `bpftool prog loadall OBJ DIR`: libbpf loads every (autoloaded) program of the object
+ * or none. The pins are read back with `bpftool -j prog show pinned` and removed.
+ */
+export function libbpfLoadAll(object: string): ObjectVerdict {
+  const dir = join(ensureBpffs(), `tsbpf-cmp-${process.pid}-${++seq}`);
+  const verdict: ObjectVerdict = { object, programs: new Map() };
+  try {
+    const r = spawnSync(BPFTOOL, ['prog', 'loadall', object, dir], { encoding: 'utf8', maxBuffer: 256 << 20 });
+    if (r.error) throw new Error(`${BPFTOOL}: ${r.error.message}`);
+    if (r.status !== 0) {
+      verdict.error = libbpfReason(r.stderr);
+      return verdict;
+    }
+    // libbpf >= 1.0 pins each program under its (function) name.
+    for (const pin of readdirSync(dir).sort()) {
+      const s = spawnSync(BPFTOOL, ['-j', 'prog', 'show', 'pinned', join(dir, pin)], { encoding: 'utf8' });
+      if (s.status !== 0) throw new Error(`bpftool prog show pinned ${join(dir, pin)}: ${s.stderr.trim()}`);
+      const info = JSON.parse(s.stdout) as { bytes_xlated: number; type: string; name: string };
+      verdict.programs.set(pin, { name: pin, loaded: true, xlatedInsns: info.bytes_xlated / 8 });
+    }
+    return verdict;
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+let eachBinary: string | null | undefined;
+
+/**
+ * Compiles scripts/libbpf-each.c (needs cc and libbpf-dev) once; null when that fails.
+ * `root` is the checkout.
+ */
+export function libbpfEachBinary(root: string): string | null {
+  if (eachBinary !== undefined) return eachBinary;
+  const out = join(tmpdir(), `tsbpf-libbpf-each-${process.getuid?.() ?? 0}`);
+  const src = join(root, 'scripts', 'libbpf-each.c');
+  if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
+    const r = spawnSync('cc', ['-O2', '-o', out, src, '-lbpf'], { encoding: 'utf8' });
+    if (r.status !== 0) return (eachBinary = null);
+  }
+  return (eachBinary = out);
+}
+
+/** libbpf loading each program of the object alone (scripts/libbpf-each.c). */
+export function libbpfEach(object: string, binary: string): ObjectVerdict {
+  const r = spawnSync(binary, [object], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  if (r.error) throw r.error;
+  const verdict: ObjectVerdict = { object, programs: new Map() };
+  for (const line of r.stdout.split('\n')) {
+    if (!line) continue;
+    const j = JSON.parse(line) as { object?: string; error?: string; name?: string; loaded?: boolean; xlated_insns?: number; type?: number };
+    if (j.object !== undefined) {
+      if (j.error !== undefined) verdict.error = j.error.replace(/\n/g, ' | ');
+      continue;
+    }
+    verdict.programs.set(j.name!, {
+      name: j.name!,
+      loaded: !!j.loaded,
+      ...(j.xlated_insns !== undefined ? { xlatedInsns: j.xlated_insns } : {}),
+      ...(j.type !== undefined ? { type: j.type } : {}),
+      ...(j.error !== undefined ? { error: j.error.replace(/\n/g, ' | ') } : {}),
+    });
+  }
+  if (r.status !== 0 && !verdict.error) verdict.error = `libbpf-each exited ${r.status}: ${r.stderr.trim()}`;
+  return verdict;
+}
+
+function oneLine(e: unknown): string {
+  const msg = e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e);
+  return msg.split('\n')[0]!;
+}
+
+/** tsbpf's Collection.load of the object, every program tried (collectFailures), then closed. */
+export function tsbpfLoad(object: string): ObjectVerdict {
+  const verdict: ObjectVerdict = { object, programs: new Map() };
+  let spec;
+  try {
+    spec = loadObjectFile(object);
+  } catch (e) {
+    verdict.error = oneLine(e);
+    return verdict;
+  }
+  let coll: Collection;
+  try {
+    coll = Collection.load(spec, { collectFailures: true });
+  } catch (e) {
+    verdict.error = oneLine(e);
+    for (const p of spec.programs) verdict.programs.set(p.name, { name: p.name, loaded: false, error: verdict.error });
+    return verdict;
+  }
+  try {
+    for (const p of spec.programs) {
+      const loaded = coll.programs.get(p.name);
+      if (loaded) {
+        const info = loaded.info();
+        verdict.programs.set(p.name, { name: p.name, loaded: true, xlatedInsns: info.xlatedProgLen / 8, type: info.type });
+      } else {
+        const err = coll.failures.get(p.name);
+        verdict.programs.set(p.name, { name: p.name, loaded: false, error: err ? oneLine(err) : 'not loaded (no error recorded)' });
+      }
+    }
+  } finally {
+    coll.close();
+  }
+  return verdict;
+}
+
+/** The .bpf.o (or .o) files of a directory, sorted; recursive. */
+export function objectsIn(dir: string): string[] {
+  const out: string[] = [];
+  for (const f of readdirSync(dir).sort()) {
+    const p = join(dir, f);
+    if (statSync(p).isDirectory()) out.push(...objectsIn(p));
+    else if (f.endsWith('.o')) out.push(p);
+  }
+  return out;
+}
+
+export function shortName(object: string): string {
+  return basename(object).replace(/\.o$/, '');
+}
