@@ -122,6 +122,13 @@ function targetArch() {
   return a;
 }
 
+const MULTIARCH = { x64: 'x86_64-linux-gnu', arm64: 'aarch64-linux-gnu', s390x: 's390x-linux-gnu', ppc64: 'powerpc64le-linux-gnu', riscv64: 'riscv64-linux-gnu' };
+
+function multiarchIncludes() {
+  const dir = MULTIARCH[process.arch] && `/usr/include/${MULTIARCH[process.arch]}`;
+  return dir && existsSync(dir) ? ['-idirafter', dir] : [];
+}
+
 /** Compile one source to `out` (an absolute path). Throws with clang's messages on failure. */
 function compile(src, out, arch) {
   const srcDir = dirname(src);
@@ -136,6 +143,9 @@ function compile(src, out, arch) {
     'bpf',
     `-D__TARGET_ARCH_${arch}`,
     `-I${inc}`,
+    // The host's multiarch headers last, as libbpf-bootstrap adds them: libbpf's usdt.bpf.h
+    // includes <linux/errno.h>, which needs <asm/errno.h>.
+    ...multiarchIncludes(),
     '-Wall',
     '-Werror',
     // BTF line info names the file as "<compilation dir>/<file>": make that "./NAME.bpf.c"

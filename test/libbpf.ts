@@ -12,6 +12,8 @@ import { Collection, loadObjectFile } from '../src/index.js';
 
 export interface ProgVerdict {
   name: string;
+  /** ELF section, when the loader tells it. */
+  section?: string;
   loaded: boolean;
   /** BPF_OBJ_GET_INFO_BY_FD's xlated_prog_len / 8, when loaded. */
   xlatedInsns?: number;
@@ -114,13 +116,14 @@ export function libbpfEach(object: string, binary: string): ObjectVerdict {
   const verdict: ObjectVerdict = { object, programs: new Map() };
   for (const line of r.stdout.split('\n')) {
     if (!line) continue;
-    const j = JSON.parse(line) as { object?: string; error?: string; name?: string; loaded?: boolean; xlated_insns?: number; type?: number };
+    const j = JSON.parse(line) as { object?: string; error?: string; name?: string; section?: string; loaded?: boolean; xlated_insns?: number; type?: number };
     if (j.object !== undefined) {
       if (j.error !== undefined) verdict.error = j.error.replace(/\n/g, ' | ');
       continue;
     }
     verdict.programs.set(j.name!, {
       name: j.name!,
+      section: j.section ?? '',
       loaded: !!j.loaded,
       ...(j.xlated_insns !== undefined ? { xlatedInsns: j.xlated_insns } : {}),
       ...(j.type !== undefined ? { type: j.type } : {}),
@@ -131,9 +134,12 @@ export function libbpfEach(object: string, binary: string): ObjectVerdict {
   return verdict;
 }
 
+/** The first line of an error; when that announces a log (ends in ':'), the log's last line too. */
 function oneLine(e: unknown): string {
   const msg = e instanceof Error ? `${e.constructor.name}: ${e.message}` : String(e);
-  return msg.split('\n')[0]!;
+  const lines = msg.split('\n').map((l) => l.trim()).filter(Boolean);
+  const first = lines[0] ?? '';
+  return first.endsWith(':') && lines.length > 1 ? `${first} ... ${lines[lines.length - 1]}` : first;
 }
 
 /** tsbpf's Collection.load of the object, every program tried (collectFailures), then closed. */
@@ -159,10 +165,10 @@ export function tsbpfLoad(object: string): ObjectVerdict {
       const loaded = coll.programs.get(p.name);
       if (loaded) {
         const info = loaded.info();
-        verdict.programs.set(p.name, { name: p.name, loaded: true, xlatedInsns: info.xlatedProgLen / 8, type: info.type });
+        verdict.programs.set(p.name, { name: p.name, section: p.section, loaded: true, xlatedInsns: info.xlatedProgLen / 8, type: info.type });
       } else {
         const err = coll.failures.get(p.name);
-        verdict.programs.set(p.name, { name: p.name, loaded: false, error: err ? oneLine(err) : 'not loaded (no error recorded)' });
+        verdict.programs.set(p.name, { name: p.name, section: p.section, loaded: false, error: err ? oneLine(err) : 'not loaded (no error recorded)' });
       }
     }
   } finally {
