@@ -65,7 +65,7 @@ for (const obj of objects) {
     rows.push({
       object: lib.shortName(obj),
       program: name,
-      section: o?.section ?? null,
+      section: o?.section ?? t?.section ?? null,
       loadall: all.error ? 'no' : a ? 'yes' : 'not autoloaded',
       libbpf: libLoaded ? 'yes' : 'no',
       tsbpf: t?.loaded ? 'yes' : 'no',
