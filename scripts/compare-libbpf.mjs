@@ -11,7 +11,7 @@
 // the error of every program libbpf loads and tsbpf does not. Exit status 1 when such a
 // program exists. Needs a build (npx tsc -p tsconfig.json): it runs dist/.
 import { writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -47,6 +47,8 @@ if (lib.bpftoolVersion() === null) {
 const each = opts.each ? lib.libbpfEachBinary(ROOT) : null;
 if (opts.each && !each) console.error('compare-libbpf: cc or libbpf-dev missing, per-program libbpf verdicts skipped');
 
+// Objects are named DIR/NAME: third-party trees have tools of the same name.
+const label = (obj) => `${basename(dirname(obj))}/${lib.shortName(obj)}`;
 const objects = opts.inputs.flatMap((p) => (statSync(p).isDirectory() ? lib.objectsIn(p) : [p]));
 const rows = [];
 for (const obj of objects) {
@@ -55,7 +57,9 @@ for (const obj of objects) {
   const ts = lib.tsbpfLoad(obj);
   const names = [...new Set([...(one?.programs.keys() ?? []), ...all.programs.keys(), ...ts.programs.keys()])];
   if (!names.length) {
-    rows.push({ object: lib.shortName(obj), program: '(none)', loadall: all.error ? 'no' : 'yes', libbpf: one?.error ? 'no' : '-', tsbpf: ts.error ? 'no' : 'yes', libbpfInsns: null, tsbpfInsns: null, libbpfError: one?.error ?? all.error ?? null, tsbpfError: ts.error ?? null });
+    // An object without programs (maps only): does each loader create it?
+    const libOk = !all.error && !one?.error;
+    rows.push({ object: label(obj), program: '(no programs)', section: null, loadall: all.error ? 'no' : 'yes', libbpf: libOk ? 'yes' : 'no', tsbpf: ts.error ? 'no' : 'yes', libbpfInsns: null, tsbpfInsns: null, libbpfError: libOk ? null : (one?.error ?? all.error), tsbpfError: ts.error ?? null });
   }
   for (const name of names) {
     const a = all.programs.get(name);
@@ -63,7 +67,7 @@ for (const obj of objects) {
     const t = ts.programs.get(name);
     const libLoaded = o ? o.loaded : !!a?.loaded;
     rows.push({
-      object: lib.shortName(obj),
+      object: label(obj),
       program: name,
       section: o?.section ?? t?.section ?? null,
       loadall: all.error ? 'no' : a ? 'yes' : 'not autoloaded',

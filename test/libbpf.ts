@@ -79,8 +79,9 @@ export function libbpfLoadAll(object: string): ObjectVerdict {
       verdict.error = libbpfReason(r.stderr);
       return verdict;
     }
-    // libbpf >= 1.0 pins each program under its (function) name.
-    for (const pin of readdirSync(dir).sort()) {
+    // libbpf >= 1.0 pins each program under its (function) name; an object without
+    // programs leaves no directory.
+    for (const pin of existsSync(dir) ? readdirSync(dir).sort() : []) {
       const s = spawnSync(BPFTOOL, ['-j', 'prog', 'show', 'pinned', join(dir, pin)], { encoding: 'utf8' });
       if (s.status !== 0) throw new Error(`bpftool prog show pinned ${join(dir, pin)}: ${s.stderr.trim()}`);
       const info = JSON.parse(s.stdout) as { bytes_xlated: number; type: string; name: string };
