@@ -2,14 +2,14 @@
 // Which programs of these BPF objects does libbpf load on this kernel, which does tsbpf,
 // and do both keep the same number of instructions (xlated length)? As root.
 //
-//   node scripts/compare-libbpf.mjs DIR|OBJ.o ... [--markdown FILE] [--json FILE] [--no-each]
+//   node scripts/compare-libbpf.mjs DIR|OBJ.o ... [--markdown FILE] [--json FILE] [--no-each] [--tsbpf KEY=VALUE]
 //
 // Per object it runs `bpftool prog loadall` (libbpf, all or nothing), libbpf program by
 // program (scripts/libbpf-each.c, compiled with cc -lbpf; --no-each skips it, and it is
 // skipped when cc or libbpf-dev is missing) and tsbpf's Collection.load (every program
 // tried). It prints one row per program and a summary; --markdown writes the table and
 // the error of every program libbpf loads and tsbpf does not. Exit status 1 when such a
-// program exists. Needs a build (npx tsc -p tsconfig.json): it runs dist/.
+// program exists. --tsbpf core=user passes LoadOptions to tsbpf (repeatable). Needs a build (npx tsc -p tsconfig.json): it runs dist/.
 import { writeFileSync } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { statSync } from 'node:fs';
@@ -22,14 +22,22 @@ const lib = await import(`${ROOT}/dist/test/libbpf.js`).catch((e) => {
 });
 
 const args = process.argv.slice(2);
-const opts = { markdown: null, json: null, each: true, inputs: [] };
+const opts = { markdown: null, json: null, each: true, inputs: [], load: {} };
 for (let i = 0; i < args.length; i++) {
   const a = args[i];
   if (a === '--markdown') opts.markdown = args[++i];
   else if (a === '--json') opts.json = args[++i];
   else if (a === '--no-each') opts.each = false;
+  else if (a === '--tsbpf') {
+    const [k, v] = (args[++i] ?? '').split('=');
+    if (!k || v === undefined) {
+      console.error('compare-libbpf: --tsbpf takes KEY=VALUE, e.g. core=user');
+      process.exit(2);
+    }
+    opts.load[k] = v;
+  }
   else if (a === '-h' || a === '--help') {
-    console.log('usage: node scripts/compare-libbpf.mjs DIR|OBJ.o ... [--markdown FILE] [--json FILE] [--no-each]');
+    console.log('usage: node scripts/compare-libbpf.mjs DIR|OBJ.o ... [--markdown FILE] [--json FILE] [--no-each] [--tsbpf KEY=VALUE]');
     process.exit(0);
   } else if (a.startsWith('-')) {
     console.error(`compare-libbpf: unknown option ${a}`);
@@ -54,7 +62,7 @@ const rows = [];
 for (const obj of objects) {
   const all = lib.libbpfLoadAll(obj);
   const one = each ? lib.libbpfEach(obj, each) : null;
-  const ts = lib.tsbpfLoad(obj);
+  const ts = lib.tsbpfLoad(obj, undefined, opts.load);
   const names = [...new Set([...(one?.programs.keys() ?? []), ...all.programs.keys(), ...ts.programs.keys()])];
   if (!names.length) {
     // An object without programs (maps only): does each loader create it?

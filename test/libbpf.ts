@@ -5,7 +5,7 @@
  * Used by test/corpus.test.ts and scripts/compare-libbpf.mjs (the third-party run).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Collection, loadObjectFile } from '../src/index.js';
@@ -53,14 +53,17 @@ export function ensureBpffs(): string {
 
 let seq = 0;
 
-/** libbpf's error lines from bpftool's stderr, without the verifier log between its markers. */
+/**
+ * libbpf's error lines from bpftool's stderr: its libbpf:/Error: lines, without the
+ * verifier log between its markers and bpftool's strict-mode boilerplate.
+ */
 function libbpfReason(stderr: string): string {
   const out: string[] = [];
   let inLog = false;
   for (const line of stderr.split('\n')) {
     if (line.includes('-- BEGIN PROG LOAD LOG --')) inLog = true;
     else if (line.includes('-- END PROG LOAD LOG --')) inLog = false;
-    else if (!inLog && line.trim()) out.push(line.trim());
+    else if (!inLog && /^(libbpf|Error):/.test(line.trim())) out.push(line.trim());
   }
   return out.slice(-4).join(' | ') || stderr.trim().split('\n').slice(-2).join(' | ');
 }
@@ -104,8 +107,15 @@ export function libbpfEachBinary(root: string): string | null {
   const out = join(tmpdir(), `tsbpf-libbpf-each-${process.getuid?.() ?? 0}`);
   const src = join(root, 'scripts', 'libbpf-each.c');
   if (!existsSync(out) || statSync(out).mtimeMs < statSync(src).mtimeMs) {
-    const r = spawnSync('cc', ['-O2', '-o', out, src, '-lbpf'], { encoding: 'utf8' });
-    if (r.status !== 0) return (eachBinary = null);
+    // Any C compiler for the host; clang is already a test dependency.
+    const built = [process.env.CC, 'cc', 'clang'].filter(Boolean).some((cc) => {
+      const tmp = `${out}.${process.pid}`;
+      const r = spawnSync(cc!, ['-O2', '-o', tmp, src, '-lbpf'], { encoding: 'utf8' });
+      if (r.status !== 0) return false;
+      renameSync(tmp, out);
+      return true;
+    });
+    if (!built) return (eachBinary = null);
   }
   return (eachBinary = out);
 }
@@ -143,8 +153,12 @@ function oneLine(e: unknown): string {
   return first.endsWith(':') && lines.length > 1 ? `${first} ... ${lines[lines.length - 1]}` : first;
 }
 
-/** tsbpf's Collection.load of the object, every program tried (collectFailures), then closed. */
-export function tsbpfLoad(object: string): ObjectVerdict {
+/**
+ * tsbpf's Collection.load of the object, then closed: every (autoloaded) program tried
+ * (collectFailures), or only `programs` when given; `options` are more LoadOptions
+ * (e.g. { core: 'user' } where that exists).
+ */
+export function tsbpfLoad(object: string, programs?: string[], options: Record<string, unknown> = {}): ObjectVerdict {
   const verdict: ObjectVerdict = { object, programs: new Map() };
   let spec;
   try {
@@ -155,7 +169,7 @@ export function tsbpfLoad(object: string): ObjectVerdict {
   }
   let coll: Collection;
   try {
-    coll = Collection.load(spec, { collectFailures: true });
+    coll = Collection.load(spec, { ...options, collectFailures: true, ...(programs ? { programs } : {}) });
   } catch (e) {
     verdict.error = oneLine(e);
     for (const p of spec.programs) verdict.programs.set(p.name, { name: p.name, loaded: false, error: verdict.error });
@@ -163,6 +177,7 @@ export function tsbpfLoad(object: string): ObjectVerdict {
   }
   try {
     for (const p of spec.programs) {
+      if (programs && !programs.includes(p.name)) continue;
       const loaded = coll.programs.get(p.name);
       if (loaded) {
         const info = loaded.info();
@@ -174,6 +189,22 @@ export function tsbpfLoad(object: string): ObjectVerdict {
     }
   } finally {
     coll.close();
+  }
+  return verdict;
+}
+
+/** tsbpf loading each program of the object alone, as libbpfEach does with libbpf. */
+export function tsbpfEach(object: string): ObjectVerdict {
+  let names: string[];
+  try {
+    names = loadObjectFile(object).programs.map((p) => p.name);
+  } catch (e) {
+    return { object, error: oneLine(e), programs: new Map() };
+  }
+  const verdict: ObjectVerdict = { object, programs: new Map() };
+  for (const name of names) {
+    const one = tsbpfLoad(object, [name]);
+    verdict.programs.set(name, one.programs.get(name) ?? { name, loaded: false, error: one.error ?? 'not loaded' });
   }
   return verdict;
 }
