@@ -89,3 +89,9 @@ kernelTest('corpus runqlat-like: a forked child gets its run-queue latency count
   // targ_per_process: keys are tgids, never the (u32)-1 of the global histogram.
   assert.ok(!([...hists.keys()] as number[]).includes(0xffffffff));
 });
+
+kernelTest('corpus hidden_subprog: a __hidden subprogram is verified in its caller, as libbpf has it (returns 42, seen 7)', () => {
+  using coll = Collection.load(corpus('hidden_subprog'));
+  assert.equal(coll.program('run').testRun({ ctxIn: new Uint8Array(16) }).retval, 42);
+  assert.equal(coll.variable('seen').get(), 7n);
+});

@@ -64,7 +64,7 @@ function missingTool(): string | null {
 
 test('the corpus is there: each object beside its source, the third-party-style ones included', () => {
   for (const f of objects) assert.ok(existsSync(join(CORPUS, f.replace(/\.o$/, '.c'))), `${f} has no source ${f.replace(/\.o$/, '.c')}`);
-  for (const name of ['ksyscall', 'perfarray', 'usdt', 'runqlat-like', 'kversion']) {
+  for (const name of ['ksyscall', 'perfarray', 'usdt', 'runqlat-like', 'kversion', 'hidden_subprog']) {
     assert.ok(objects.includes(`${name}.bpf.o`), `testdata/corpus/${name}.bpf.o is missing (node scripts/build-bpf.mjs)`);
   }
 });
