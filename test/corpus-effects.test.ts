@@ -75,7 +75,7 @@ kernelTest('corpus runqlat-like: a forked child gets its run-queue latency count
   using l1 = attach(coll.program('on_wakeup'));
   using l2 = attach(coll.program('on_wakeup_new'));
   using l3 = attach(coll.program('on_switch'));
-  void l1, l2, l3;
+  void [l1, l2, l3];
   // A child that is woken (wakeup_new at fork, then wakeups after each sleep) and switched in.
   const child = spawnSync('/bin/sh', ['-c', 'sleep 0.02; sleep 0.02; sleep 0.02'], { encoding: 'utf8' });
   assert.equal(child.status, 0);
