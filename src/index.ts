@@ -13,7 +13,7 @@ export { TsbpfError, ParseError, NotSupportedError } from './errors.js';
 export { SysError } from './sys/errors.js';
 export { defaultSys } from './sys/index.js';
 export type { Sys } from './sys/types.js';
-export { parseObject, loadObjectFile, type ObjectSpec, type MapSpec, type ProgramSpec, type VariableSpec } from './object/index.js';
+export { parseObject, loadObjectFile, type ObjectSpec, type MapSpec, type ProgramSpec, type VariableSpec, type ExternSpec } from './object/index.js';
 export { Collection, Variable, setGlobal, BpfMap, Program, VerifierError, BtfLoadError, type LoadOptions } from './loader/index.js';
 export { Btf, parseBtf, kernelBtf, decodeValue, encodeValue, ValueError } from './btf/index.js';
 export { attach, attachAll, Link, LinkSet, AttachError, type AttachOptions } from './link/index.js';

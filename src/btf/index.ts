@@ -1,5 +1,5 @@
 export * from './types.js';
-export { Btf, parseBtf, encodeBtf, isCharInt, isSignedInt, isBoolInt, structOf } from './btf.js';
+export { Btf, parseBtf, type ParseBtfOptions, encodeBtf, isCharInt, isSignedInt, isBoolInt, structOf } from './btf.js';
 export { StringTable } from './strings.js';
 export * from './ext.js';
 export { kernelBtf, VMLINUX_BTF_PATH } from './kernel.js';

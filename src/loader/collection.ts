@@ -10,10 +10,11 @@ import { defaultSys } from '../sys/index.js';
 import { SysError } from '../sys/errors.js';
 import type { Sys } from '../sys/types.js';
 import { BtfLoadError } from './errors.js';
+import { resolveExterns, type ExternOptions } from './externs.js';
 import { BpfMap } from './map.js';
 import { loadProgram, Program, type ProgramLoadOptions } from './program.js';
 
-export interface LoadOptions extends ProgramLoadOptions {
+export interface LoadOptions extends ProgramLoadOptions, ExternOptions {
   sys?: Sys;
   /** Load only these programs (default: all). */
   programs?: string[];
@@ -43,13 +44,19 @@ export class Collection {
     const sys = opts.sys ?? defaultSys();
     const btfFd = loadBtf(sys, spec.btf, opts.logSize);
     const coll = new Collection(sys, spec, btfFd);
+    let externs;
     try {
-      for (const m of spec.maps) coll.maps.set(m.name, createMap(sys, m, spec.btf, btfFd));
+      externs = resolveExterns(sys, spec, opts);
+      for (const m of spec.maps) {
+        // The .kconfig map's contents are the running kernel's values.
+        const withValues = m.data?.section === '.kconfig' && externs.kconfig ? { ...m, data: { ...m.data, bytes: externs.kconfig } } : m;
+        coll.maps.set(m.name, createMap(sys, withValues, spec.btf, btfFd));
+      }
       const mapFds = new Map([...coll.maps].map(([name, m]) => [name, m.fd]));
       for (const prog of spec.programs) {
         if (opts.programs && !opts.programs.includes(prog.name)) continue;
         try {
-          coll.programs.set(prog.name, loadProgram(sys, spec, prog, mapFds, btfFd, opts));
+          coll.programs.set(prog.name, loadProgram(sys, spec, prog, mapFds, btfFd, opts, externs));
         } catch (e) {
           if (!opts.collectFailures || !(e instanceof TsbpfError)) throw e;
           coll.failures.set(prog.name, e);
@@ -67,6 +74,8 @@ export class Collection {
     } catch (e) {
       coll.close();
       throw e;
+    } finally {
+      externs?.close();
     }
     return coll;
   }

@@ -9,6 +9,7 @@ import * as C from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { ProgInfo, Sys, TestRunAttr, TestRunResult } from '../sys/types.js';
 import { VerifierError } from './errors.js';
+import { patchExterns, type ResolvedExterns } from './externs.js';
 import { kernelObjectName } from './map.js';
 import { haveProgType } from './probe.js';
 
@@ -81,8 +82,13 @@ export function loadProgram(
   mapFds: ReadonlyMap<string, number>,
   btfFd: number | undefined,
   opts: ProgramLoadOptions = {},
+  externs?: ResolvedExterns,
 ): Program {
   const linked = linkProgram(spec, prog);
+  if (linked.externRefs.length) {
+    if (!externs) throw new TsbpfError(`program ${prog.name} uses externs: load it with Collection.load, which resolves them`);
+    patchExterns(linked, externs, prog.name);
+  }
   patchMapRefs(linked, mapFds, prog.name);
   const hasExt = btfFd !== undefined && linked.funcInfo.length > 0;
   const attr = {
@@ -93,6 +99,7 @@ export function loadProgram(
     progFlags: prog.flags,
     progName: kernelObjectName(prog.name),
     expectedAttachType: prog.expectedAttachType,
+    ...(externs?.fdArray.length ? { fdArray: externs.fdArray } : {}),
     attachBtfId: BTF_ATTACH_TYPES.has(prog.progType) ? attachBtfId(prog, opts.kernelBtf ?? (() => kernelBtf())) : 0,
     // The kernel applies core_relos only when func_info comes along (kernel-notes.md).
     ...(hasExt

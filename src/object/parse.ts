@@ -13,6 +13,7 @@ import {
 } from '../elf/index.js';
 import { ParseError, TsbpfError } from '../errors.js';
 import * as C from '../sys/constants.js';
+import { collectExterns, KCONFIG_SEC } from './externs.js';
 import { matchSection, sectionError } from './sections.js';
 import { INSN_SIZE, type DataSection, type FunctionSpec, type MapSpec, type ObjectSpec, type ProgramSpec, type Reference } from './spec.js';
 
@@ -57,16 +58,17 @@ export function parseObject(bytes: Uint8Array, name = 'object'): ObjectSpec {
     throw new ParseError('object', 'legacy "maps" section (struct bpf_map_def) is not supported: declare maps with BTF in SEC(".maps")');
   }
   fixupDatasecs(elf, btf);
+  const { externs, kconfigMap } = collectExterns(elf, btf, internalMapName(name, KCONFIG_SEC));
 
   const dataMaps = parseDataSections(elf, btf, name);
-  const maps = [...parseBtfMaps(elf, btf), ...dataMaps.values()];
+  const maps = [...parseBtfMaps(elf, btf), ...dataMaps.values(), ...(kconfigMap ? [kconfigMap] : [])];
   const seen = new Set<string>();
   for (const m of maps) {
     if (seen.has(m.name)) throw new ParseError('object', `two maps are named ${m.name}`);
     seen.add(m.name);
   }
   const { functions, programs } = parseFunctions(elf, btfExt, dataMaps);
-  return { name, license, kernVersion, btf, btfExt, maps, programs, functions };
+  return { name, license, kernVersion, btf, btfExt, maps, programs, functions, externs };
 }
 
 const isDataSection = (s: ElfSection) =>
@@ -84,7 +86,7 @@ function fixupDatasecs(elf: ElfFile, btf: Btf): void {
     if (t.kind !== 'datasec') continue;
     const sec = elf.sectionByName(t.name);
     if (!sec) {
-      // Extern sections (.kconfig, .ksyms) have no ELF section; they are rejected where used.
+      // Extern sections (.kconfig, .ksyms) have no ELF section: collectExterns lays them out.
       continue;
     }
     t.size = sec.size;
@@ -369,6 +371,8 @@ function reference(fn: FunctionSpec, insn: number, sym: ElfSymbol, where: string
   const src = v.getUint8(1) >> 4;
   const imm = v.getInt32(4, true);
   if (sym.shndx === SHN_UNDEF) {
+    if (code !== LD_IMM64 && code !== CALL) throw new ParseError('object', `${where}: extern ${sym.name} is used by an instruction (opcode 0x${code.toString(16)}) that cannot refer to one`);
+    if (code === LD_IMM64 && (insn + 2) * INSN_SIZE > fn.insns.byteLength) throw new ParseError('object', `${where}: truncated ld_imm64`);
     return { insn, kind: 'extern', symbol: sym.name };
   }
   if (code === LD_IMM64) {

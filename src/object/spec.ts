@@ -4,6 +4,7 @@
  * kernel objects by loader/.
  */
 import type { Btf, BtfExt, FuncInfo, LineInfo, CoreRelo } from '../btf/index.js';
+import type { ExternSpec } from './externs.js';
 
 export interface MapSpec {
   /** The name the kernel gets (internal maps: libbpf's "objname.bss" style). */
@@ -93,6 +94,8 @@ export interface ObjectSpec {
   programs: ProgramSpec[];
   /** Every function by name, programs and subprograms alike. */
   functions: Map<string, FunctionSpec>;
+  /** .kconfig and .ksyms externs, resolved at load (libbpf's order). */
+  externs: ExternSpec[];
 }
 
 export const INSN_SIZE = 8;

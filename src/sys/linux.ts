@@ -451,6 +451,7 @@ export class LinuxSys implements Sys {
     const funcInfo = a.funcInfo ? this.copyIn(a.funcInfo) : undefined;
     const lineInfo = a.lineInfo ? this.copyIn(a.lineInfo) : undefined;
     const coreRelos = a.coreRelos ? this.copyIn(a.coreRelos) : undefined;
+    const fdArray = a.fdArray?.length ? this.copyIn(new Uint8Array(Int32Array.from(a.fdArray).buffer)) : undefined;
     const count = (bytes: Uint8Array | undefined, recSize: number | undefined, cnt: number | undefined) =>
       cnt ?? (bytes && recSize ? Math.floor(bytes.length / recSize) : 0);
 
@@ -478,6 +479,7 @@ export class LinuxSys implements Sys {
       // attach_prog_fd and attach_btf_obj_fd share one u32 (a union).
       dv.setUint32(112, a.attachProgFd ?? a.attachBtfObjFd ?? 0, true);
       dv.setUint32(116, count(a.coreRelos, a.coreReloRecSize, a.coreReloCnt), true);
+      setPtr(dv, 120, fdArray ? fdArray.addr : 0);
       setPtr(dv, 128, coreRelos ? coreRelos.addr : 0);
       dv.setUint32(136, a.coreReloRecSize ?? 0, true);
     };
@@ -486,7 +488,7 @@ export class LinuxSys implements Sys {
     let r = 0;
     for (let attempt = 0; attempt <= PROG_LOAD_EAGAIN_RETRIES; attempt++) {
       write(this.attrOf(ATTR_PROG_LOAD));
-      r = this.bpfRaw(BPF_PROG_LOAD, ATTR_PROG_LOAD, [insns, license, log, funcInfo, lineInfo, coreRelos]);
+      r = this.bpfRaw(BPF_PROG_LOAD, ATTR_PROG_LOAD, [insns, license, log, funcInfo, lineInfo, coreRelos, fdArray]);
       if (r !== -EAGAIN) break;
     }
     // The log is wanted most when the load failed, so copy it back either way.

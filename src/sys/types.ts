@@ -56,6 +56,11 @@ export interface ProgLoadAttr {
   coreRelos?: Uint8Array;
   coreReloRecSize?: number;
   coreReloCnt?: number;
+  /**
+   * fd_array: fds the instructions refer to by index (a kfunc call's `off` names the
+   * module BTF fd at that index; index 0 is unused for that).
+   */
+  fdArray?: number[];
 }
 
 export interface ProgLoadResult {
