@@ -18,6 +18,7 @@ import {
   linkProgram, loadObjectFile, parseKconfig, parseU64, setKconfigValue, type KconfigExtern, type ObjectSpec,
 } from '../src/object/index.js';
 import { defaultSys } from '../src/sys/index.js';
+import { FakeSys } from '../src/sys/fake.js';
 import * as C from '../src/sys/constants.js';
 import { kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
@@ -247,6 +248,65 @@ test('split BTF (a module\'s) parses on its base as bpftool reads it', (t) => {
   }
 });
 
+test('a kfunc found in a module\'s split BTF: fd_array slot 1 holds the module BTF fd, the call names it (fake kernel)', () => {
+  // This machine has no modules with BTF: a fake kernel lists one, its BTF a split file.
+  const base = new Btf([{ kind: 'void', name: '' }, { kind: 'int', name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 }], StringTable.empty());
+  const baseBytes = encodeBtf(base);
+  const baseStrLen = base.strings.encode().byteLength;
+  const name = Buffer.from('\0tsbpf_no_such_kfunc\0');
+  const words = [0, (13 << 24) >>> 0, 0, baseStrLen + 1, ((12 << 24) | 1) >>> 0, 2]; // [2] proto void(void), [3] FUNC
+  const split = new Uint8Array(24 + words.length * 4 + name.byteLength);
+  const v = new DataView(split.buffer);
+  v.setUint16(0, 0xeb9f, true);
+  v.setUint8(2, 1);
+  v.setUint32(4, 24, true);
+  v.setUint32(12, words.length * 4, true);
+  v.setUint32(16, words.length * 4, true);
+  v.setUint32(20, name.byteLength, true);
+  words.forEach((w, i) => v.setUint32(24 + i * 4, w, true));
+  split.set(name, 24 + words.length * 4);
+
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-modbtf-'));
+  try {
+    writeFileSync(join(dir, 'tsbpf_mod'), split);
+    const sys = new FakeSys();
+    sys.addKernelBtf('vmlinux', baseBytes);
+    const modId = sys.addKernelBtf('tsbpf_mod', split);
+    const spec = load('ksym_exists');
+    const vmlinux = parseBtf(baseBytes);
+    const ext = resolveExterns(sys, spec, { kernelBtf: () => vmlinux, kernelBtfDir: dir });
+    const r = ext.values.get('tsbpf_no_such_kfunc');
+    assert.equal(r?.kind, 'btf');
+    assert.equal(ext.fdArray.length, 2);
+    assert.equal(ext.fdArray[0], 0);
+    assert.equal(sys.btfGetInfo(ext.fdArray[1]!).id, modId);
+    assert.deepEqual(r, { kind: 'btf', id: 3, objFd: ext.fdArray[1], fdIndex: 1 });
+    // bpf_rcu_read_lock is in neither BTF: weak, so absent.
+    assert.deepEqual(ext.values.get('bpf_rcu_read_lock'), { kind: 'zero' });
+    // Patch without the kallsyms-dependent symbols: only the kfunc's call and address.
+    const linked = linkProgram(spec, spec.programs[0]!);
+    const onlyKfuncs = { ...linked, externRefs: linked.externRefs.filter((x) => x.symbol.endsWith('kfunc') || x.symbol.startsWith('bpf_rcu')) };
+    patchExterns(onlyKfuncs, ext, 'probe');
+    const iv = new DataView(linked.insns.buffer);
+    const calls = onlyKfuncs.externRefs.filter((x) => iv.getUint8(x.insn * 8) === (C.BPF_JMP | C.BPF_CALL));
+    const kcall = calls.find((x) => x.symbol === 'tsbpf_no_such_kfunc')!;
+    assert.equal(iv.getUint8(kcall.insn * 8 + 1) >> 4, C.BPF_PSEUDO_KFUNC_CALL);
+    assert.equal(iv.getInt16(kcall.insn * 8 + 2, true), 1);
+    assert.equal(iv.getInt32(kcall.insn * 8 + 4, true), 3);
+    // The missing weak kfunc's call is poisoned as libbpf poisons it: helper id 2002000000 + extern index.
+    const lock = calls.find((x) => x.symbol === 'bpf_rcu_read_lock')!;
+    const index = spec.externs.findIndex((e) => e.name === 'bpf_rcu_read_lock');
+    assert.deepEqual([iv.getUint8(lock.insn * 8 + 1), iv.getInt16(lock.insn * 8 + 2, true), iv.getInt32(lock.insn * 8 + 4, true)], [0, 0, 2002000000 + index]);
+    // An address of a module kfunc is BPF_PSEUDO_BTF_ID with the module BTF fd.
+    const addr = onlyKfuncs.externRefs.find((x) => x.symbol === 'tsbpf_no_such_kfunc' && iv.getUint8(x.insn * 8) === 0x18)!;
+    assert.deepEqual([iv.getUint8(addr.insn * 8 + 1) >> 4, iv.getInt32(addr.insn * 8 + 4, true), iv.getInt32(addr.insn * 8 + 12, true)], [C.BPF_PSEUDO_BTF_ID, 3, ext.fdArray[1]]);
+    ext.close();
+    assert.equal(sys.openFds.size, 0);
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
 // ---------------------------------------------------------------------------------------
 // Against the kernel
 
@@ -332,6 +392,22 @@ kernelTest('kconfig.bpf.o: every value is what uname -r and the kernel config sa
   const offsets = [...lib.log.matchAll(/extern \(kcfg\) #\d+: symbol \d+, off (\d+), name (\w+)/g)].map((m) => [m[2], Number(m[1])]);
   assert.deepEqual(offsets, coll.spec.externs.map((e) => [e.name, (e as KconfigExtern).offset]));
   assert.equal(lib.progs.get('read_kconfig'), coll.program('read_kconfig').info().xlatedProgLen);
+  // libbpf's values for the LINUX_ externs, and which CONFIG_ ones it found or defaulted.
+  const libSet = new Map([...lib.log.matchAll(/extern \(kcfg\) '(\w+)': set to (\S+)/g)].map((m) => [m[1]!, m[2]!]));
+  const libZero = [...lib.log.matchAll(/extern '(\w+)' \(weak\): not resolved, defaulting to zero/g)].map((m) => m[1]);
+  assert.equal(BigInt(libSet.get('LINUX_KERNEL_VERSION')!), BigInt(out.version as number));
+  assert.equal(BigInt(libSet.get('LINUX_HAS_BPF_COOKIE')!), BigInt(out.cookie as number));
+  assert.equal(BigInt(libSet.get('LINUX_TSBPF_UNKNOWN')!), 0n);
+  // libbpf 1.1 decides LINUX_HAS_SYSCALL_WRAPPER by creating a kprobe on __x64_sys_bpf:
+  // without CONFIG_KPROBES it says 0 although the wrappers exist; tsbpf looks the
+  // symbol up instead (a documented difference).
+  if (config.get('CONFIG_KPROBES') === 'y') assert.equal(BigInt(libSet.get('LINUX_HAS_SYSCALL_WRAPPER')!), BigInt(out.wrapper as number));
+  else assert.equal(libSet.get('LINUX_HAS_SYSCALL_WRAPPER'), '0x0');
+  assert.deepEqual(libZero.sort(), ['CONFIG_KPROBES', 'CONFIG_MODULES', 'CONFIG_TSBPF_NO_SUCH_OPTION']);
+  assert.deepEqual(
+    [...libSet.keys()].filter((k) => k.startsWith('CONFIG_')).sort(),
+    coll.spec.externs.map((e) => e.name).filter((n) => n.startsWith('CONFIG_') && !libZero.includes(n)).sort(),
+  );
 });
 
 kernelTest('ksyms.bpf.o: typeless ksym = /proc/kallsyms, kfuncs bpf_task_from_pid/release and rcu lock run', () => {

@@ -24,6 +24,8 @@ export interface ExternOptions {
    */
   kconfig?: string;
   kernelBtf?: () => Btf;
+  /** Where kernel module BTFs are read from, as <dir>/<module> (default /sys/kernel/btf). */
+  kernelBtfDir?: string;
 }
 
 /** What an extern resolved to. */
@@ -46,6 +48,8 @@ export class ResolvedExterns {
   readonly failures = new Map<string, string>();
   /** fd_array for BPF_PROG_LOAD: module BTF fds from index 1 (empty: none needed). */
   readonly fdArray: number[] = [];
+  /** Kernel BTF objects that could not be searched for ksyms, and why. */
+  readonly skippedModules: string[] = [];
   /** Bytes of the .kconfig map. */
   kconfig?: Uint8Array;
   private readonly fds: number[] = [];
@@ -303,7 +307,7 @@ function resolveKsyms(sys: Sys, local: Btf, exts: KsymExtern[], out: ResolvedExt
     const id = vmlinux.idByName(lookup, kind);
     if (id !== undefined) target = { btf: vmlinux, id };
     else {
-      modules ??= loadModuleBtfs(sys, vmlinux, out);
+      modules ??= loadModuleBtfs(sys, vmlinux, out, opts.kernelBtfDir ?? '/sys/kernel/btf');
       for (const m of modules) {
         const mid = m.btf.ownIdsByName(lookup, kind)[0];
         if (mid !== undefined) {
@@ -315,7 +319,10 @@ function resolveKsyms(sys: Sys, local: Btf, exts: KsymExtern[], out: ResolvedExt
     const what = e.ksym === 'func' ? 'kfunc' : 'kernel variable';
     if (!target) {
       if (e.weak) out.values.set(e.name, { kind: 'zero' });
-      else fail(e, `is not a ${what} in the kernel's BTF (vmlinux${modules?.length ? ` or ${modules.length} module BTFs` : ''})`);
+      else {
+        const skipped = out.skippedModules.length ? `; unreadable kernel BTFs: ${out.skippedModules.join(', ')}` : '';
+        fail(e, `is not a ${what} in the kernel's BTF (vmlinux${modules?.length ? ` or ${modules.length} module BTFs` : ''})${skipped}`);
+      }
       continue;
     }
     const t = target.btf.type(target.id) as { type: number };
@@ -346,7 +353,7 @@ function resolveKsyms(sys: Sys, local: Btf, exts: KsymExtern[], out: ResolvedExt
 }
 
 /** Kernel module BTFs (split on vmlinux), found by walking the kernel's BTF objects as libbpf does. */
-function loadModuleBtfs(sys: Sys, vmlinux: Btf, out: ResolvedExterns): ModuleBtf[] {
+function loadModuleBtfs(sys: Sys, vmlinux: Btf, out: ResolvedExterns, dir: string): ModuleBtf[] {
   const mods: ModuleBtf[] = [];
   for (let id = sys.btfGetNextId(0); id !== null; id = sys.btfGetNextId(id)) {
     let fd: number;
@@ -359,12 +366,13 @@ function loadModuleBtfs(sys: Sys, vmlinux: Btf, out: ResolvedExterns): ModuleBtf
     try {
       const info = sys.btfGetInfo(fd);
       if (!info.kernelBtf || info.name === 'vmlinux' || !info.name) continue;
-      const bytes = readFileSync(`/sys/kernel/btf/${info.name}`);
+      const bytes = readFileSync(`${dir}/${info.name}`);
       mods.push({ name: info.name, fd, btf: parseBtf(bytes, { base: vmlinux }), fdIndex: 0 });
       keep = true;
       out.keep(fd);
-    } catch {
-      // a module without readable BTF cannot provide ksyms
+    } catch (e) {
+      // A module whose BTF cannot be read cannot provide ksyms; "not found" says so.
+      out.skippedModules.push(`${id}: ${(e as Error).message}`);
     } finally {
       if (!keep) sys.close(fd);
     }

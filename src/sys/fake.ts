@@ -160,6 +160,9 @@ interface BtfObj extends Counted {
   kind: 'btf';
   id: number;
   blob: Uint8Array;
+  /** Kernel BTFs (vmlinux, modules) have a name and kernel_btf set. */
+  name?: string;
+  kernel?: boolean;
 }
 
 interface LinkObj extends Counted {
@@ -270,6 +273,16 @@ export class FakeSys implements Sys {
     q.push({ errno, logText });
     this.failures.set(method, q);
     return this;
+  }
+
+  /**
+   * A kernel BTF object (vmlinux or a module's) as BPF_BTF_GET_NEXT_ID lists it: named,
+   * kernel_btf set, alive with no fd open. Returns its id.
+   */
+  addKernelBtf(name: string, blob: Uint8Array): number {
+    const id = this.nextId++;
+    this.byId.get('btf')!.set(id, { kind: 'btf', id, blob: new Uint8Array(blob), refs: 1, name, kernel: true });
+    return id;
   }
 
   /** The fds currently open. */
@@ -648,7 +661,7 @@ export class FakeSys implements Sys {
   btfGetInfo(fd: number): BtfInfo {
     this.enter('btfGetInfo', [fd]);
     const b = this.obj(fd, 'btf', 'btfGetInfo');
-    return { id: b.id, btfSize: b.blob.length, name: '', kernelBtf: false };
+    return { id: b.id, btfSize: b.blob.length, name: b.name ?? '', kernelBtf: b.kernel ?? false };
   }
 
   private walk(kind: IdKind, id: number): number | null {
