@@ -503,3 +503,11 @@ kernelTest('externs_unused.bpf.o: an unresolvable extern blocks only the program
   assert.equal(lib.ok, false);
   assert.match(lib.log, /extern 'CONFIG_TSBPF_(ALSO_)?NEVER_SET' \(strong\): not resolved/);
 });
+
+kernelTest('ksym_unguarded.bpf.o: a reachable call to a missing weak kfunc is one line naming it; libbpf rejects it too', () => {
+  const err = throwsTsbpf(() => Collection.load(load('ksym_unguarded')), /^program call_missing: calls kfunc tsbpf_no_such_kfunc, which this kernel lacks/);
+  assert.ok(!err.message.includes('\n'), err.message);
+  const lib = libbpfLoad('ksym_unguarded');
+  assert.equal(lib.ok, false);
+  assert.match(lib.log, /extern 'tsbpf_no_such_kfunc' \(weak\): not resolved, defaulting to zero/);
+});

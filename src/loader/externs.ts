@@ -472,3 +472,11 @@ export function patchExterns(linked: LinkedProgram, ext: ResolvedExterns, prog: 
     }
   }
 }
+
+/** The missing weak kfunc whose poisoned call the verifier reached ("unknown#2002000003"), if any. */
+export function poisonedKfunc(log: string, ext: ResolvedExterns): string | undefined {
+  const m = /unknown#(\d+)/.exec(log);
+  if (!m) return undefined;
+  const e = ext.externs[Number(m[1]) - POISON_CALL_KFUNC_BASE];
+  return e?.kind === 'ksym' && e.ksym === 'func' ? e.name : undefined;
+}

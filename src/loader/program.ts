@@ -9,7 +9,7 @@ import * as C from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { ProgInfo, Sys, TestRunAttr, TestRunResult } from '../sys/types.js';
 import { VerifierError } from './errors.js';
-import { patchExterns, type ResolvedExterns } from './externs.js';
+import { patchExterns, poisonedKfunc, type ResolvedExterns } from './externs.js';
 import { kernelObjectName } from './map.js';
 import { haveProgType } from './probe.js';
 
@@ -159,6 +159,10 @@ export function loadProgram(
       if (e.code === 'ENOSPC' && logSize < MAX_LOG_SIZE) {
         logSize *= 4;
         continue;
+      }
+      const missing = externs && logBuf ? poisonedKfunc(cString(logBuf), externs) : undefined;
+      if (missing) {
+        throw new TsbpfError(`program ${prog.name}: calls kfunc ${missing}, which this kernel lacks (declared __weak); guard the call with bpf_ksym_exists(${missing})`);
       }
       if (e.code === 'EINVAL' && !BTF_ATTACH_TYPES.has(prog.progType) && !haveProgType(sys, prog.progType)) {
         throw new NotSupportedError(`${C.progTypeName(prog.progType)} programs`, `program ${prog.name} in ${prog.section}`);
