@@ -248,8 +248,8 @@ test('split BTF (a module\'s) parses on its base as bpftool reads it', (t) => {
   }
 });
 
-test('a kfunc found in a module\'s split BTF: fd_array slot 1 holds the module BTF fd, the call names it (fake kernel)', () => {
-  // This machine has no modules with BTF: a fake kernel lists one, its BTF a split file.
+/** vmlinux [1] int; a module's split BTF: [2] void(void) proto, [3] FUNC tsbpf_no_such_kfunc. */
+function moduleFixture(): { baseBytes: Uint8Array; split: Uint8Array } {
   const base = new Btf([{ kind: 'void', name: '' }, { kind: 'int', name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 }], StringTable.empty());
   const baseBytes = encodeBtf(base);
   const baseStrLen = base.strings.encode().byteLength;
@@ -266,6 +266,12 @@ test('a kfunc found in a module\'s split BTF: fd_array slot 1 holds the module B
   words.forEach((w, i) => v.setUint32(24 + i * 4, w, true));
   split.set(name, 24 + words.length * 4);
 
+  return { baseBytes, split };
+}
+
+test('a kfunc found in a module\'s split BTF: fd_array slot 1 holds the module BTF fd, the call names it (fake kernel)', () => {
+  // This machine has no modules with BTF: a fake kernel lists one, its BTF a split file.
+  const { baseBytes, split } = moduleFixture();
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-modbtf-'));
   try {
     writeFileSync(join(dir, 'tsbpf_mod'), split);
@@ -305,6 +311,53 @@ test('a kfunc found in a module\'s split BTF: fd_array slot 1 holds the module B
   } finally {
     rmSync(dir, { recursive: true });
   }
+});
+
+test('Collection.load passes fd_array to BPF_PROG_LOAD for a module kfunc (fake kernel)', () => {
+  const { baseBytes, split } = moduleFixture();
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-modbtf-'));
+  try {
+    writeFileSync(join(dir, 'tsbpf_mod'), split);
+    const sys = new FakeSys();
+    sys.addKernelBtf('vmlinux', baseBytes);
+    const modId = sys.addKernelBtf('tsbpf_mod', split);
+    const vmlinux = parseBtf(baseBytes);
+    const coll = Collection.load(load('ksym_unguarded'), { sys, kernelBtf: () => vmlinux, kernelBtfDir: dir });
+    const [attr] = sys.callsOf('progLoad').at(-1)!;
+    assert.equal(attr.fdArray?.length, 2);
+    assert.equal(attr.fdArray![0], 0);
+    // The module BTF fd was open during the load, and is closed after it.
+    assert.equal(sys.calls.some((c) => c.method === 'btfGetInfo' && c.args[0] === attr.fdArray![1]), true);
+    const iv = new DataView(attr.insns.buffer, attr.insns.byteOffset);
+    assert.deepEqual([iv.getUint8(1) >> 4, iv.getInt16(2, true), iv.getInt32(4, true)], [C.BPF_PSEUDO_KFUNC_CALL, 1, 3]);
+    coll.close();
+    assert.equal(sys.openFds.size, 0);
+    void modId;
+  } finally {
+    rmSync(dir, { recursive: true });
+  }
+});
+
+test('typed ksyms are checked against the kernel\'s type as libbpf checks them', () => {
+  const spec = load('ksym_typed');
+  const sys = new FakeSys();
+  const kernel = (varType: 'int' | 'struct') => {
+    const types: Btf['types'] = [
+      { kind: 'void', name: '' },
+      { kind: 'int', name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 },
+      { kind: 'struct', name: 'rq', size: 8, kflag: false, members: [{ name: 'nr_running', type: 1, bitOffset: 0, bitfieldSize: 0 }, { name: 'cpu', type: 1, bitOffset: 32, bitfieldSize: 0 }] },
+      { kind: 'var', name: 'runqueues', type: varType === 'int' ? 1 : 2, linkage: 1 },
+    ];
+    return new Btf(types, StringTable.empty());
+  };
+  const ok = resolveExterns(sys, spec, { kernelBtf: () => kernel('struct') });
+  assert.deepEqual(ok.values.get('runqueues'), { kind: 'btf', id: 3, objFd: 0, fdIndex: 0 });
+  const bad = resolveExterns(sys, spec, { kernelBtf: () => kernel('int') });
+  assert.equal(bad.failures.get('runqueues'), "does not match the kernel's type: object has struct rq, kernel has int ([3])");
+  const linked = linkProgram(spec, spec.programs[0]!);
+  throwsTsbpf(() => patchExterns(linked, bad, 'read_rq'), /^program read_rq: extern runqueues \(\.ksyms\) does not match the kernel's type: object has struct rq, kernel has int \(\[3\]\)$/);
+  const none = resolveExterns(sys, spec, { kernelBtf: () => new Btf([{ kind: 'void', name: '' }], StringTable.empty()) });
+  throwsTsbpf(() => patchExterns(linked, none, 'read_rq'), /extern runqueues \(\.ksyms\) is not a kernel variable in the kernel's BTF \(vmlinux\); declare it __weak/);
 });
 
 // ---------------------------------------------------------------------------------------

@@ -219,6 +219,7 @@ class ArrayStore {
 function snapshot(v: unknown): unknown {
   if (Buffer.isBuffer(v)) return Buffer.from(v);
   if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (Array.isArray(v)) return v.map(snapshot);
   if (v && typeof v === 'object' && !(v instanceof ArrayBuffer)) {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, snapshot(x)]));
   }
