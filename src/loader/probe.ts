@@ -43,7 +43,9 @@ export function haveProgType(sys: Sys, type: number): boolean {
   return memo(sys, `prog:${type}`, () => {
     // mov r0, 0; exit
     const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
-    const fd = sys.progLoad({ progType: type, insns, license: 'GPL' });
+    // Syscall programs exist only sleepable: the kernel refuses them otherwise.
+    const progFlags = type === C.BPF_PROG_TYPE_SYSCALL ? C.BPF_F_SLEEPABLE : 0;
+    const fd = sys.progLoad({ progType: type, insns, license: 'GPL', progFlags });
     sys.close(fd);
     return true;
   });
