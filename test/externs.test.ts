@@ -103,6 +103,10 @@ test('an extern without BTF, or in another section, is a one-line ParseError', (
   const mutated = Buffer.from(bytes);
   mutated.write('X', idx); // the BTF name becomes XONFIG_..., the ELF symbol stays
   throwsParse(() => loadObjectFileFrom(mutated, 'externs_unused'), /extern CONFIG_TSBPF_NEVER_SET has no extern VAR or FUNC in BTF/);
+  // Rename the DATASEC: externs only live in .kconfig and .ksyms.
+  const sec = Buffer.from(bytes);
+  sec.write('.kconfiX', sec.indexOf(Buffer.from('.kconfig\0'), bytes.indexOf(Buffer.from([0x9f, 0xeb]))));
+  throwsParse(() => loadObjectFileFrom(sec, 'externs_unused'), /extern CONFIG_TSBPF_\w+ is in section \.kconfiX: only \.kconfig and \.ksyms externs exist/);
 });
 
 function loadObjectFileFrom(bytes: Uint8Array, name: string): ObjectSpec {
