@@ -2,21 +2,33 @@
  * ObjectSpec -> kernel objects: BTF, maps (with global data written and .rodata
  * frozen), then programs. Anything created before a failure is closed again.
  */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { decodeValue, encodeBtf, encodeValue, type Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
-import type { MapSpec, ObjectSpec, VariableSpec } from '../object/index.js';
+import { bpffsPath } from '../link/fs.js';
+import { PIN_BY_NAME, type MapSpec, type ObjectSpec, type VariableSpec } from '../object/index.js';
 import * as C from '../sys/constants.js';
 import { defaultSys } from '../sys/index.js';
 import { SysError } from '../sys/errors.js';
 import type { Sys } from '../sys/types.js';
 import { BtfLoadError } from './errors.js';
-import { BpfMap } from './map.js';
+import { BpfMap, unpinPath } from './map.js';
 import { loadProgram, Program, type ProgramLoadOptions } from './program.js';
 
 export interface LoadOptions extends ProgramLoadOptions {
   sys?: Sys;
-  /** Load only these programs (default: all). */
+  /**
+   * Load only these programs, whatever their autoload. Default: every program whose
+   * `autoload` is not false (SEC("?...") programs are not loaded unless asked).
+   */
   programs?: string[];
+  /**
+   * Directory of the maps the object pins by name (LIBBPF_PIN_BY_NAME), libbpf's
+   * pin_root_path; created when missing. Default: the bpffs mount (/sys/fs/bpf, mounted
+   * there when missing).
+   */
+  pinPath?: string;
   /**
    * Keep going when a program is rejected: its error lands in `failures` instead of
    * being thrown (tsbpf check uses this to report every program).
@@ -41,13 +53,39 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: LoadOptions = {}): Collection {
     const sys = opts.sys ?? defaultSys();
+    if (opts.programs) {
+      const missing = opts.programs.filter((p) => !spec.programs.some((q) => q.name === p));
+      if (missing.length) throw new TsbpfError(`no program named ${missing.join(', ')}; programs: ${spec.programs.map((p) => p.name).join(', ')}`);
+    }
     const btfFd = loadBtf(sys, spec.btf, opts.logSize);
     const coll = new Collection(sys, spec, btfFd);
+    // Pins this load made, removed again if the load fails (as libbpf does).
+    const pinnedHere: BpfMap[] = [];
     try {
-      for (const m of spec.maps) coll.maps.set(m.name, createMap(sys, m, spec.btf, btfFd));
+      let root: string | undefined;
+      const pinRoot = () => (root ??= pinDirectory(sys, opts.pinPath));
+      const reused = new Set<string>();
+      for (const m of spec.maps) {
+        const path = m.pinning === PIN_BY_NAME ? join(pinRoot(), m.name) : undefined;
+        const { map, pinned } = createMap(sys, m, spec.btf, btfFd, path);
+        coll.maps.set(m.name, map);
+        if (pinned) reused.add(m.name);
+      }
+      // Inner maps go in before the outer map is pinned, so a reuser sees them; a reused
+      // map keeps what it holds (libbpf skips its slots too).
+      for (const m of spec.maps) {
+        if (m.type === C.BPF_MAP_TYPE_PROG_ARRAY || reused.has(m.name)) continue;
+        for (const slot of m.initSlots ?? []) coll.fillSlot(m, slot.key, coll.map(slot.target).fd, `map ${slot.target}`);
+      }
+      for (const m of spec.maps) {
+        if (m.pinning !== PIN_BY_NAME || reused.has(m.name)) continue;
+        const map = coll.map(m.name);
+        map.pin(join(pinRoot(), m.name));
+        pinnedHere.push(map);
+      }
       const mapFds = new Map([...coll.maps].map(([name, m]) => [name, m.fd]));
       for (const prog of spec.programs) {
-        if (opts.programs && !opts.programs.includes(prog.name)) continue;
+        if (opts.programs ? !opts.programs.includes(prog.name) : prog.autoload === false) continue;
         try {
           coll.programs.set(prog.name, loadProgram(sys, spec, prog, mapFds, btfFd, opts));
         } catch (e) {
@@ -55,9 +93,17 @@ export class Collection {
           coll.failures.set(prog.name, e);
         }
       }
-      if (opts.programs) {
-        const missing = opts.programs.filter((p) => !spec.programs.some((q) => q.name === p));
-        if (missing.length) throw new TsbpfError(`no program named ${missing.join(', ')}; programs: ${spec.programs.map((p) => p.name).join(', ')}`);
+      // PROG_ARRAY values: the programs' fds, now that they exist, so tail calls work.
+      for (const m of spec.maps) {
+        if (m.type !== C.BPF_MAP_TYPE_PROG_ARRAY) continue;
+        for (const slot of m.initSlots ?? []) {
+          const prog = coll.programs.get(slot.target);
+          if (!prog) {
+            if (coll.failures.has(slot.target)) continue; // already reported
+            throw new TsbpfError(`map ${m.name}: values[${slot.key}] is program ${slot.target}, which is not loaded: load it too (LoadOptions.programs, or its autoload)`);
+          }
+          coll.fillSlot(m, slot.key, prog.fd, `program ${slot.target}`);
+        }
       }
       for (const m of coll.maps.values()) {
         for (const v of m.spec.data?.variables ?? []) {
@@ -65,10 +111,32 @@ export class Collection {
         }
       }
     } catch (e) {
+      for (const m of pinnedHere) {
+        try {
+          m.unpin();
+        } catch {
+          // the load's own error says more
+        }
+      }
       coll.close();
       throw e;
     }
     return coll;
+  }
+
+  /** Writes an fd into slot `key` of a map-in-map or PROG_ARRAY. */
+  private fillSlot(m: MapSpec, key: number, fd: number, what: string): void {
+    if (m.keySize !== 4) throw new TsbpfError(`map ${m.name}: initialised values need a 4-byte key, not ${m.keySize} bytes`);
+    const k = new Uint8Array(4);
+    const v = new Uint8Array(4);
+    new DataView(k.buffer).setUint32(0, key, true);
+    new DataView(v.buffer).setUint32(0, fd, true);
+    try {
+      this.map(m.name).update(k, v);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      throw new TsbpfError(`map ${m.name}: cannot store ${what} in values[${key}]: ${e.message}`);
+    }
   }
 
   map(name: string): BpfMap {
@@ -119,11 +187,35 @@ function loadBtf(sys: Sys, btf: Btf, logSize = 1 << 20): number {
   }
 }
 
-function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number): BpfMap {
-  let m = spec;
+/** The pin root: the given directory (created when missing), else the bpffs mount. */
+function pinDirectory(sys: Sys, given: string | undefined): string {
+  if (given === undefined) return bpffsPath(sys);
+  try {
+    mkdirSync(given, { recursive: true });
+  } catch (e) {
+    throw new TsbpfError(`pin path ${given}: cannot create it: ${(e as Error).message}`);
+  }
+  return given;
+}
+
+/** The kernel-side definition of a map: PERF_EVENT_ARRAY's max_entries filled in. */
+function effectiveSpec(sys: Sys, m: MapSpec): MapSpec {
   if (m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY && m.maxEntries === 0) {
     // One slot per CPU unless the program says otherwise, as libbpf does.
-    m = { ...m, maxEntries: sys.possibleCpus() };
+    return { ...m, maxEntries: sys.possibleCpus() };
+  }
+  return m;
+}
+
+/**
+ * Creates a map, or with `pinPath` reuses the map pinned there when it is compatible
+ * (`pinned` true). The pin of a new map is made by the caller, once it is filled.
+ */
+function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number, pinPath?: string): { map: BpfMap; pinned: boolean } {
+  const m = effectiveSpec(sys, spec);
+  if (pinPath) {
+    const map = reusePinned(sys, m, btf, pinPath);
+    if (map) return { map, pinned: true };
   }
   let inner: BpfMap | undefined;
   try {
@@ -139,10 +231,52 @@ function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number): BpfMap {
         throw e;
       }
     }
-    return map;
+    return { map, pinned: false };
   } finally {
     inner?.close();
   }
+}
+
+/**
+ * The map pinned at `path` when it matches the definition (libbpf's checks: type, key
+ * and value size, max_entries, flags, map_extra); undefined when nothing is pinned there.
+ * A different map there is an error: sharing it would break one of the two users.
+ */
+function reusePinned(sys: Sys, m: MapSpec, btf: Btf, path: string): BpfMap | undefined {
+  let fd: number;
+  try {
+    fd = sys.objGet(path);
+  } catch (e) {
+    if (e instanceof SysError && e.code === 'ENOENT') return undefined;
+    if (e instanceof SysError) throw new TsbpfError(`map ${m.name}: cannot open the map pinned at ${path}: ${e.message}`);
+    throw e;
+  }
+  try {
+    const info = sys.mapGetInfo(fd);
+    // The kernel reports DEVMAPs with BPF_F_RDONLY_PROG set, which a definition cannot ask for.
+    const devmap = m.type === C.BPF_MAP_TYPE_DEVMAP || m.type === C.BPF_MAP_TYPE_DEVMAP_HASH;
+    const flags = devmap ? m.flags | C.BPF_F_RDONLY_PROG : m.flags;
+    const diffs: string[] = [];
+    const cmp = <T extends number | bigint>(what: string, pinned: T, here: T, show: (v: T) => string = String) => {
+      if (pinned !== here) diffs.push(`${what} ${show(pinned)} pinned, ${show(here)} here`);
+    };
+    cmp('type', info.type, m.type, (t: number) => C.mapTypeName(t));
+    cmp('key_size', info.keySize, m.keySize);
+    cmp('value_size', info.valueSize, m.valueSize);
+    cmp('max_entries', info.maxEntries, m.maxEntries);
+    cmp('map_flags', info.mapFlags, flags, (f: number) => `0x${f.toString(16)}`);
+    if (info.mapExtra !== undefined) cmp('map_extra', info.mapExtra, m.mapExtra);
+    if (diffs.length) {
+      throw new TsbpfError(`map ${m.name}: the map pinned at ${path} is incompatible (${diffs.join('; ')}): remove the pin (rm ${path}) or make the definitions agree`);
+    }
+  } catch (e) {
+    sys.close(fd);
+    if (e instanceof SysError) throw new TsbpfError(`map ${m.name}: ${path} is not a pinned map: ${e.message}`);
+    throw e;
+  }
+  const map = new BpfMap(sys, fd, m, btf);
+  map.setPinned(path);
+  return map;
 }
 
 /**
@@ -193,4 +327,31 @@ export function setGlobal(spec: ObjectSpec, name: string, value: unknown): void 
   }
   const all = spec.maps.flatMap((m) => m.data?.variables.map((x) => x.name) ?? []);
   throw new TsbpfError(`no global variable named ${name}; variables: ${all.join(', ') || 'none'}`);
+}
+
+/**
+ * Sets sizes user space is meant to choose before load (libbpf's
+ * bpf_map__set_max_entries / bpf_map__set_value_size): a STACK_TRACE map's value size
+ * (8 bytes per frame), any map's max_entries. A value size that no longer matches the
+ * map's BTF value type drops the type: values are then raw bytes.
+ */
+export function setMapSizes(spec: ObjectSpec, name: string, sizes: { maxEntries?: number; valueSize?: number }): void {
+  const all = spec.maps.flatMap((m) => (m.innerMap ? [m, m.innerMap] : [m]));
+  const m = all.find((x) => x.name === name);
+  if (!m) throw new TsbpfError(`no map named ${name}; maps: ${all.map((x) => x.name).join(', ') || 'none'}`);
+  const check = (what: string, n: number | undefined) => {
+    if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > 0xffffffff)) throw new TsbpfError(`map ${name}: ${what} ${n} is not a u32`);
+  };
+  check('max_entries', sizes.maxEntries);
+  check('value_size', sizes.valueSize);
+  if (sizes.valueSize !== undefined && sizes.valueSize !== m.valueSize) {
+    if (m.data) throw new TsbpfError(`map ${name} holds section ${m.data.section}: its value size is the section's (${m.valueSize})`);
+    if (m.innerMap || m.type === C.BPF_MAP_TYPE_PROG_ARRAY) throw new TsbpfError(`map ${name}: values of ${C.mapTypeName(m.type)} are 4-byte fds`);
+    m.valueSize = sizes.valueSize;
+    if (m.valueTypeId && spec.btf.size(m.valueTypeId) !== m.valueSize) m.valueTypeId = 0;
+  }
+  if (sizes.maxEntries !== undefined && sizes.maxEntries !== m.maxEntries) {
+    if (m.data) throw new TsbpfError(`map ${name} holds section ${m.data.section}: it has one entry`);
+    m.maxEntries = sizes.maxEntries;
+  }
 }

@@ -636,6 +636,7 @@ export class FakeSys implements Sys {
       btfId,
       btfKeyTypeId: a.btfKeyTypeId ?? 0,
       btfValueTypeId: a.btfValueTypeId ?? 0,
+      mapExtra: a.mapExtra ?? 0n,
     };
   }
 
