@@ -19,9 +19,11 @@
  *   lifo        STACK             no key, value u32,   max_entries 8
  *   ring        RINGBUF           max_entries 4096
  *
- * Program `touch` (raw_tp/sys_enter) pushes args[0] into fifo and lifo and returns 0; it
- * references most maps (cpus, xsks, socks and sock_hash cannot be used from raw_tp: they
- * are only created); tests only load it.
+ * Program `touch` (raw_tp/sys_enter, BPF_PROG_TEST_RUN with ctx args[0] = v) pushes v
+ * into fifo and lifo, then returns peek(fifo) * 1000 + peek(lifo) (-1 when a peek
+ * fails): from empty maps, 41 -> 41041, then 42 -> 41042 (the queue's head stays 41, the
+ * stack's top is 42). It references most maps (cpus, xsks, socks and sock_hash cannot be
+ * used from raw_tp: they are only created).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -105,7 +107,7 @@ SEC("raw_tp/sys_enter")
 int touch(struct bpf_raw_tracepoint_args *ctx)
 {
 	__u32 v = (__u32)ctx->args[0];
-	__u32 k = 0;
+	__u32 k = 0, head = 0, top = 0;
 
 	bpf_map_push_elem(&fifo, &v, 0);
 	bpf_map_push_elem(&lifo, &v, 0);
@@ -117,5 +119,7 @@ int touch(struct bpf_raw_tracepoint_args *ctx)
 	bpf_current_task_under_cgroup(&cgroups, 0);
 	bpf_perf_event_output(ctx, &perf, BPF_F_CURRENT_CPU, &v, sizeof(v));
 	bpf_ringbuf_output(&ring, &v, sizeof(v), 0);
-	return 0;
+	if (bpf_map_peek_elem(&fifo, &head) || bpf_map_peek_elem(&lifo, &top))
+		return -1;
+	return (int)(head * 1000 + top);
 }
