@@ -18,6 +18,8 @@ import {
   attach, Collection, loadObjectFile, NotSupportedError, ParseError, setGlobal, setMapSizes, TsbpfError, type ObjectSpec,
 } from '../src/index.js';
 import { bpffsPath } from '../src/link/fs.js';
+import { haveMapType } from '../src/loader/index.js';
+import * as C from '../src/sys/constants.js';
 import { mapTypeName } from '../src/sys/constants.js';
 import { defaultSys } from '../src/sys/index.js';
 import { kernelTest } from './kernel.js';
@@ -186,6 +188,13 @@ kernelTest('every map type that takes no BTF key/value types is created, as libb
   assert.equal(lib.status, 0, lib.stderr);
   assert.deepEqual(lib.programs, ['touch']);
   sameMapsAsLibbpf(coll, lib);
+});
+
+kernelTest('map type probes use valid per-type attributes: every type of Linux 5.8 probes as present', () => {
+  const sys = defaultSys();
+  const types = [...Array(28).keys()].slice(1).filter((t) => t !== C.BPF_MAP_TYPE_STRUCT_OPS);
+  const missing = types.filter((t) => !haveMapType(sys, t)).map(shortType);
+  assert.deepEqual(missing, [], 'a probe failed for a map type every kernel >= 5.8 has');
 });
 
 kernelTest('a STACK_TRACE map without value size names the map; once set, it records kernel stacks', async () => {

@@ -130,6 +130,10 @@ export class BpfMap {
 
   /** Creates the map in the kernel, with BTF types when the kernel takes them. */
   static create(sys: Sys, spec: MapSpec, btf: Btf | undefined, btfFd: number | undefined, innerMapFd?: number): BpfMap {
+    if (spec.type === C.BPF_MAP_TYPE_STRUCT_OPS) {
+      // Needs the kernel struct's BTF id and the programs in its value: not done here.
+      throw new TsbpfError(`map ${spec.name}: BPF_MAP_TYPE_STRUCT_OPS maps are not supported by tsbpf`);
+    }
     const attr = {
       mapType: spec.type,
       keySize: spec.keySize,
