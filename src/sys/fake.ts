@@ -640,7 +640,6 @@ export class FakeSys implements Sys {
       btfId,
       btfKeyTypeId: a.btfKeyTypeId ?? 0,
       btfValueTypeId: a.btfValueTypeId ?? 0,
-      mapExtra: a.mapExtra ?? 0n,
     };
   }
 
