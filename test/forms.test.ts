@@ -25,6 +25,7 @@ import { defaultSys } from '../src/sys/index.js';
 import { kernelTest } from './kernel.js';
 import { CLI, ROOT } from './paths.js';
 import { throwsParse, throwsTsbpf } from './throws.js';
+import { start, stop, withoutMountNotices } from './tsbpf-cli.js';
 
 const corpus = (name: string) => join(ROOT, 'testdata', 'corpus', `${name}.bpf.o`);
 const spec = (name: string): ObjectSpec => loadObjectFile(corpus(name));
@@ -264,6 +265,15 @@ kernelTest('tsbpf check: an unsized STACK_TRACE map is one line; --value-size fi
   const typo = cli('check', corpus('stackmap'), '--value-size', 'stack=1016');
   assert.equal(typo.status, 1);
   assert.match(typo.stderr, /^tsbpf: no map named stack; maps: stacks, stackmap.rodata, stackmap.bss\n$/);
+});
+
+kernelTest('tsbpf run --value-size sets the stack map before load', async () => {
+  const bad = cli('run', corpus('stackmap'));
+  assert.equal(bad.status, 1);
+  assert.match(withoutMountNotices(bad.stderr), /^tsbpf: map stacks \(BPF_MAP_TYPE_STACK_TRACE\): value_size 0 .*--value-size stacks=N\)\n$/);
+  const run = await start(['run', corpus('stackmap'), '-v', '--value-size', 'stacks=1016', '--target_tgid', '1']);
+  assert.match(run.err(), /tsbpf: attached record \(raw_tp\/sys_enter\)/);
+  assert.equal(await stop(run.proc, 50), 0, run.err());
 });
 
 // ---------------------------------------------------------------------------------------

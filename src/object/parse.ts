@@ -344,6 +344,8 @@ function mapFromBtf(btf: Btf, name: string, typeId: number, inner: boolean, valu
     }
   }
   if (!spec.type) throw new ParseError('object', `map ${name}: no type`);
+  // The inner definition is only a template: nothing of it is pinned (libbpf refuses it too).
+  if (inner && spec.pinning !== PIN_NONE) throw new ParseError('object', `map ${name}: an inner map definition cannot be pinned`);
   const isMapInMap = spec.type === C.BPF_MAP_TYPE_ARRAY_OF_MAPS || spec.type === C.BPF_MAP_TYPE_HASH_OF_MAPS;
   if (valuesProg && spec.type !== C.BPF_MAP_TYPE_PROG_ARRAY) throw new ParseError('object', `map ${name}: values of function pointers need BPF_MAP_TYPE_PROG_ARRAY`);
   if (spec.innerMap && !isMapInMap) throw new ParseError('object', `map ${name}: values of maps need an ARRAY_OF_MAPS or HASH_OF_MAPS map`);
