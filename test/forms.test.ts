@@ -52,6 +52,8 @@ interface Loadall {
   status: number | null;
   stderr: string;
   programs: string[];
+  /** bytes_xlated of each loaded program. */
+  xlated: Map<string, number>;
   maps: Map<string, BpftoolMap>;
 }
 
@@ -68,7 +70,13 @@ function bpftoolLoadall(object: string, pinmaps = true): Loadall {
       assert.equal(show.status, 0, show.stderr);
       maps.set(name, JSON.parse(show.stdout) as BpftoolMap);
     }
-    return { status: r.status, stderr: r.stderr, programs: ls(join(dir, 'p')), maps };
+    const xlated = new Map<string, number>();
+    for (const name of ls(join(dir, 'p'))) {
+      const show = spawnSync('bpftool', ['prog', 'show', 'pinned', join(dir, 'p', name), '-j'], { encoding: 'utf8' });
+      assert.equal(show.status, 0, show.stderr);
+      xlated.set(name, (JSON.parse(show.stdout) as { bytes_xlated: number }).bytes_xlated);
+    }
+    return { status: r.status, stderr: r.stderr, programs: ls(join(dir, 'p')), xlated, maps };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -87,6 +95,12 @@ function sameMapsAsLibbpf(coll: Collection, lib: Loadall): void {
       `map ${name} as libbpf creates it`,
     );
   }
+}
+
+/** tsbpf loads the programs libbpf loads, to the same translated length. */
+function sameProgramsAsLibbpf(coll: Collection, lib: Loadall): void {
+  assert.deepEqual([...coll.programs.keys()].sort(), lib.programs, 'the same programs');
+  for (const [name, bytes] of lib.xlated) assert.equal(coll.program(name).info().xlatedProgLen, bytes, `program ${name}: xlated bytes as libbpf's`);
 }
 
 function cli(...args: string[]) {
@@ -187,7 +201,7 @@ kernelTest('every map type that takes no BTF key/value types is created, as libb
 
   const lib = bpftoolLoadall(corpus('maptypes'));
   assert.equal(lib.status, 0, lib.stderr);
-  assert.deepEqual(lib.programs, ['touch']);
+  sameProgramsAsLibbpf(coll, lib);
   sameMapsAsLibbpf(coll, lib);
 });
 
@@ -354,6 +368,7 @@ kernelTest('map-in-map static initialisation: BPF reaches the inner maps through
   const lib = bpftoolLoadall(corpus('mapinmap'));
   assert.equal(lib.status, 0, lib.stderr);
   assert.deepEqual(lib.programs, ['via_array', 'via_hash']);
+  sameProgramsAsLibbpf(coll, lib);
   sameMapsAsLibbpf(coll, lib);
 });
 
@@ -363,6 +378,7 @@ kernelTest('PROG_ARRAY static initialisation: tail calls run', () => {
   const lib = bpftoolLoadall(corpus('tailcall'));
   assert.equal(lib.status, 0, lib.stderr);
   assert.deepEqual(lib.programs, ['entry', 'tail_a', 'tail_b']);
+  sameProgramsAsLibbpf(coll, lib);
   sameMapsAsLibbpf(coll, lib);
   // A slot's program must be loaded too.
   throwsTsbpf(
@@ -416,6 +432,13 @@ kernelTest('a map pinned by name is shared by two loads; an incompatible pin is 
     a.map('shared').unpin();
     assert.equal(existsSync(pin), false);
     assert.equal(b.map('shared').lookup(1), 8n, 'the map outlives its pin');
+    // A load that fails after pinning removes its pins (as libbpf does): here `add`'s
+    // 8-byte access to a 4-byte `local` value is rejected by the verifier.
+    const broken = spec('pinned');
+    setMapSizes(broken, 'local', { valueSize: 4 });
+    throwsTsbpf(() => Collection.load(broken, { pinPath: root }), /^program add: the kernel rejected it \(EACCES\)/);
+    assert.equal(existsSync(pin), false, 'the failed load left no pin');
+
     // With the pin gone, a new load creates a new map (and pins it).
     using c = Collection.load(spec('pinned'), { pinPath: root });
     assert.notEqual(c.map('shared').info().id, a.map('shared').info().id);
@@ -436,6 +459,7 @@ kernelTest('a map libbpf 1.1 pinned by name at its default root is reused by tsb
     assert.deepEqual(lib.programs, ['add']);
     assert.ok(existsSync(pin), 'libbpf pinned shared at /sys/fs/bpf/shared');
     using coll = Collection.load(spec('pinned'));
+    sameProgramsAsLibbpf(coll, lib);
     const fd = defaultSys().objGet(pin);
     try {
       assert.equal(coll.map('shared').info().id, defaultSys().mapGetInfo(fd).id, "tsbpf's default pin root is libbpf's: it reuses that map");
