@@ -3,7 +3,7 @@
  * frozen), then programs. Anything created before a failure is closed again.
  */
 import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { decodeValue, encodeBtf, encodeValue, type Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import { bpffsPath } from '../link/fs.js';
@@ -53,36 +53,10 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: LoadOptions = {}): Collection {
     const sys = opts.sys ?? defaultSys();
-    if (opts.programs) {
-      const missing = opts.programs.filter((p) => !spec.programs.some((q) => q.name === p));
-      if (missing.length) throw new TsbpfError(`no program named ${missing.join(', ')}; programs: ${spec.programs.map((p) => p.name).join(', ')}`);
-    }
     const btfFd = loadBtf(sys, spec.btf, opts.logSize);
     const coll = new Collection(sys, spec, btfFd);
-    // Pins this load made, removed again if the load fails (as libbpf does).
-    const pinnedHere: BpfMap[] = [];
     try {
-      let root: string | undefined;
-      const pinRoot = () => (root ??= pinDirectory(sys, opts.pinPath));
-      const reused = new Set<string>();
-      for (const m of spec.maps) {
-        const path = m.pinning === PIN_BY_NAME ? join(pinRoot(), m.name) : undefined;
-        const { map, pinned } = createMap(sys, m, spec.btf, btfFd, path);
-        coll.maps.set(m.name, map);
-        if (pinned) reused.add(m.name);
-      }
-      // Inner maps go in before the outer map is pinned, so a reuser sees them; a reused
-      // map keeps what it holds (libbpf skips its slots too).
-      for (const m of spec.maps) {
-        if (m.type === C.BPF_MAP_TYPE_PROG_ARRAY || reused.has(m.name)) continue;
-        for (const slot of m.initSlots ?? []) coll.fillSlot(m, slot.key, coll.map(slot.target).fd, `map ${slot.target}`);
-      }
-      for (const m of spec.maps) {
-        if (m.pinning !== PIN_BY_NAME || reused.has(m.name)) continue;
-        const map = coll.map(m.name);
-        map.pin(join(pinRoot(), m.name));
-        pinnedHere.push(map);
-      }
+      coll.createMaps(opts);
       const mapFds = new Map([...coll.maps].map(([name, m]) => [name, m.fd]));
       for (const prog of spec.programs) {
         if (opts.programs ? !opts.programs.includes(prog.name) : prog.autoload === false) continue;
@@ -93,35 +67,77 @@ export class Collection {
           coll.failures.set(prog.name, e);
         }
       }
-      // PROG_ARRAY values: the programs' fds, now that they exist, so tail calls work.
-      for (const m of spec.maps) {
-        if (m.type !== C.BPF_MAP_TYPE_PROG_ARRAY) continue;
-        for (const slot of m.initSlots ?? []) {
-          const prog = coll.programs.get(slot.target);
-          if (!prog) {
-            if (coll.failures.has(slot.target)) continue; // already reported
-            throw new TsbpfError(`map ${m.name}: values[${slot.key}] is program ${slot.target}, which is not loaded: load it too (LoadOptions.programs, or its autoload)`);
-          }
-          coll.fillSlot(m, slot.key, prog.fd, `program ${slot.target}`);
-        }
+      if (opts.programs) {
+        const missing = opts.programs.filter((p) => !spec.programs.some((q) => q.name === p));
+        if (missing.length) throw new TsbpfError(`no program named ${missing.join(', ')}; programs: ${spec.programs.map((p) => p.name).join(', ')}`);
       }
+      coll.fillProgArrays();
       for (const m of coll.maps.values()) {
         for (const v of m.spec.data?.variables ?? []) {
           if (!coll.variables.has(v.name)) coll.variables.set(v.name, new Variable(v, m, spec.btf));
         }
       }
     } catch (e) {
-      for (const m of pinnedHere) {
-        try {
-          m.unpin();
-        } catch {
-          // the load's own error says more
-        }
-      }
+      coll.unpinCreated();
       coll.close();
       throw e;
     }
     return coll;
+  }
+
+  /** Pins this load made; a failed load removes them again (as libbpf does). */
+  private readonly pinnedHere: BpfMap[] = [];
+
+  /**
+   * Every map of the spec: created, or reused from its pin (LIBBPF_PIN_BY_NAME); then the
+   * map-in-map slots filled and the new maps pinned, filled first so a reuser sees them.
+   */
+  private createMaps(opts: LoadOptions): void {
+    const { sys, spec } = this;
+    let root: string | undefined;
+    const pinPath = (m: MapSpec) => join((root ??= pinDirectory(sys, opts.pinPath)), m.name);
+    const reused = new Set<string>();
+    for (const m of spec.maps) {
+      const pinned = m.pinning === PIN_BY_NAME ? reusePinned(sys, effectiveSpec(sys, m), spec.btf, pinPath(m)) : undefined;
+      if (pinned) reused.add(m.name);
+      this.maps.set(m.name, pinned ?? createMap(sys, m, spec.btf, this.btfFd!));
+    }
+    // A reused map keeps what it holds (libbpf skips its slots too).
+    for (const m of spec.maps) {
+      if (m.type === C.BPF_MAP_TYPE_PROG_ARRAY || reused.has(m.name)) continue;
+      for (const slot of m.initSlots ?? []) this.fillSlot(m, slot.key, this.map(slot.target).fd, `map ${slot.target}`);
+    }
+    for (const m of spec.maps) {
+      if (m.pinning !== PIN_BY_NAME || reused.has(m.name)) continue;
+      const map = this.map(m.name);
+      map.pin(pinPath(m));
+      this.pinnedHere.push(map);
+    }
+  }
+
+  /** PROG_ARRAY values: the programs' fds, now that they exist, so tail calls work. */
+  private fillProgArrays(): void {
+    for (const m of this.spec.maps) {
+      if (m.type !== C.BPF_MAP_TYPE_PROG_ARRAY) continue;
+      for (const slot of m.initSlots ?? []) {
+        const prog = this.programs.get(slot.target);
+        if (!prog) {
+          if (this.failures.has(slot.target)) continue; // already reported
+          throw new TsbpfError(`map ${m.name}: values[${slot.key}] is program ${slot.target}, which is not loaded: load it too (LoadOptions.programs, or its autoload)`);
+        }
+        this.fillSlot(m, slot.key, prog.fd, `program ${slot.target}`);
+      }
+    }
+  }
+
+  private unpinCreated(): void {
+    for (const m of this.pinnedHere) {
+      try {
+        m.unpin();
+      } catch {
+        // the load's own error says more
+      }
+    }
   }
 
   /** Writes an fd into slot `key` of a map-in-map or PROG_ARRAY. */
@@ -190,12 +206,13 @@ function loadBtf(sys: Sys, btf: Btf, logSize = 1 << 20): number {
 /** The pin root: the given directory (created when missing), else the bpffs mount. */
 function pinDirectory(sys: Sys, given: string | undefined): string {
   if (given === undefined) return bpffsPath(sys);
+  const dir = resolve(given);
   try {
-    mkdirSync(given, { recursive: true });
+    mkdirSync(dir, { recursive: true });
   } catch (e) {
-    throw new TsbpfError(`pin path ${given}: cannot create it: ${(e as Error).message}`);
+    throw new TsbpfError(`pin path ${dir}: cannot create it: ${(e as Error).message}`);
   }
-  return given;
+  return dir;
 }
 
 /** The kernel-side definition of a map: PERF_EVENT_ARRAY's max_entries filled in. */
@@ -207,16 +224,8 @@ function effectiveSpec(sys: Sys, m: MapSpec): MapSpec {
   return m;
 }
 
-/**
- * Creates a map, or with `pinPath` reuses the map pinned there when it is compatible
- * (`pinned` true). The pin of a new map is made by the caller, once it is filled.
- */
-function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number, pinPath?: string): { map: BpfMap; pinned: boolean } {
+function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number): BpfMap {
   const m = effectiveSpec(sys, spec);
-  if (pinPath) {
-    const map = reusePinned(sys, m, btf, pinPath);
-    if (map) return { map, pinned: true };
-  }
   let inner: BpfMap | undefined;
   try {
     if (m.innerMap) inner = BpfMap.create(sys, m.innerMap, btf, btfFd);
@@ -231,7 +240,7 @@ function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number, pinPath?: s
         throw e;
       }
     }
-    return { map, pinned: false };
+    return map;
   } finally {
     inner?.close();
   }
