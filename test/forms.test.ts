@@ -472,6 +472,15 @@ kernelTest('a map libbpf 1.1 pinned by name at its default root is reused by tsb
   }
 });
 
+kernelTest('tsbpf check pins nothing, and says so', () => {
+  const pin = join(bpffsPath(defaultSys()), 'shared');
+  const before = existsSync(pin);
+  const r = cli('check', corpus('pinned'));
+  assert.equal(r.status, 0, r.stderr);
+  assert.match(r.stdout, /^maps: local \(array\), shared \(hash\)\nnot pinned by check \(LIBBPF_PIN_BY_NAME\): shared\n/m);
+  assert.equal(existsSync(pin), before);
+});
+
 kernelTest('libbpf 1.1 refuses a bad pinning value too', () => {
   const lib = bpftoolLoadall(corpus('pinbad'));
   assert.notEqual(lib.status, 0);

@@ -2,7 +2,7 @@
  * tsbpf check: does every program of this object pass the verifier on this kernel?
  */
 import { Collection, VerifierError } from '../loader/index.js';
-import { linkProgram, loadObjectFile } from '../object/index.js';
+import { linkProgram, loadObjectFile, PIN_BY_NAME, PIN_NONE } from '../object/index.js';
 import { mapTypeName, progTypeName } from '../sys/constants.js';
 import { reportError } from './main.js';
 import { applyMapSizes, type MapSizes } from './map-sizes.js';
@@ -10,6 +10,9 @@ import { applyMapSizes, type MapSizes } from './map-sizes.js';
 export function checkCommand(path: string, opts: { logLevel: number; mapSizes?: MapSizes }): number {
   const spec = loadObjectFile(path);
   applyMapSizes(spec, opts.mapSizes);
+  // A check leaves nothing behind: maps pinned by name are created unpinned, and it says so.
+  const unpinned = spec.maps.filter((m) => m.pinning === PIN_BY_NAME).map((m) => m.name);
+  for (const m of spec.maps) if (m.pinning === PIN_BY_NAME) m.pinning = PIN_NONE;
   const coll = Collection.load(spec, { collectFailures: true, logLevel: opts.logLevel });
   try {
     const rows: string[][] = [['PROGRAM', 'TYPE', 'SECTION', 'INSNS', 'VERIFIED']];
@@ -29,6 +32,7 @@ export function checkCommand(path: string, opts: { logLevel: number; mapSizes?: 
     if (spec.programs.length) process.stdout.write(table(rows));
     const maps = [...coll.maps.values()].map((m) => `${m.name} (${shortName(mapTypeName(m.type), 'BPF_MAP_TYPE_')})`);
     process.stdout.write(`maps: ${maps.join(', ') || 'none'}\n`);
+    if (unpinned.length) process.stdout.write(`not pinned by check (LIBBPF_PIN_BY_NAME): ${unpinned.join(', ')}\n`);
     for (const p of coll.programs.values()) {
       if (p.log) process.stderr.write(`--- verifier log of ${p.name}\n${p.log.trimEnd()}\n`);
     }
