@@ -79,6 +79,10 @@ test('map-in-map and PROG_ARRAY values relocations: bad ones are ParseErrors nam
   dv(notMap).setUint32(relAt(0) + 12, symIndex('via_array'), true);
   throwsParse(() => parseObject(notMap, 'mapinmap'), /^object: map outer_arr: values\[1\] refers to via_array, which is not a map of \.maps$/);
 
+  const kind = good.slice();
+  dv(kind).setUint32(relAt(0) + 8, 1, true); // r_info's type: R_BPF_64_64
+  throwsParse(() => parseObject(kind, 'mapinmap'), /^object: map outer_arr: relocation type 1 at offset \d+ of \.maps is not R_BPF_64_ABS64 \(a pointer\)$/);
+
   const tail = read('tailcall');
   const t = layout(tail);
   const trel = t.sec('.rel.maps');

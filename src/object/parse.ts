@@ -8,7 +8,7 @@ import { ByteView } from '../binary.js';
 import { Btf, parseBtf, parseBtfExt, type BtfExt, type Datasec } from '../btf/index.js';
 import { BTF_VAR_STATIC } from '../btf/types.js';
 import {
-  parseElf, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION,
+  parseElf, R_BPF_64_ABS64, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION,
   type ElfFile, type ElfSection, type ElfSymbol,
 } from '../elf/index.js';
 import { ParseError, TsbpfError } from '../errors.js';
@@ -253,6 +253,7 @@ function parseSlotInits(elf: ElfFile, btfMaps: BtfMaps, maps: MapSpec[], program
       throw new ParseError('object', `.maps: relocation at offset ${rel.offset} (against ${sym.name || 'a section'}) is not in any map's values: only map-in-map and PROG_ARRAY values can be initialised`);
     }
     const [map, range] = entry;
+    if (rel.type !== R_BPF_64_ABS64) throw new ParseError('object', `map ${map.name}: relocation type ${rel.type} at offset ${rel.offset} of .maps is not R_BPF_64_ABS64 (a pointer)`);
     if ((rel.offset - range.start) % 8) throw new ParseError('object', `map ${map.name}: relocation at offset ${rel.offset} is not on a values slot`);
     const key = (rel.offset - range.start) / 8;
     if (key >= map.maxEntries) throw new ParseError('object', `map ${map.name}: values[${key}] is initialised but max_entries is ${map.maxEntries}`);
