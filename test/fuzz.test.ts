@@ -32,7 +32,7 @@ import { decodeValue, encodeBtf, parseBtf, parseBtfExt, type Btf } from '../src/
 import { linkProgram, parseObject } from '../src/object/index.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const FIXTURES = ['maps', 'globals', 'subprog', 'core', 'rejected', 'tracepoint'];
+const FIXTURES = ['maps', 'globals', 'subprog', 'core', 'rejected', 'tracepoint', 'corpus/legacy', 'corpus/mapinmap', 'corpus/tailcall'];
 
 /** Number of cases; at least 5,000 by default. */
 const FUZZ_CASES = Number(process.env.FUZZ_CASES ?? 6000);

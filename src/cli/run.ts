@@ -17,6 +17,7 @@ import { RingBuffer } from '../ringbuf/index.js';
 import * as C from '../sys/constants.js';
 import { defaultSys } from '../sys/index.js';
 import { applyArgs, DUMMY_VARIABLE, usage } from './program-args.js';
+import { applyMapSizes, type MapSizes } from './map-sizes.js';
 import { MapSampler } from './sample.js';
 
 /** What `run` needs, whether it came from a .bpf.o or a package.json. */
@@ -37,6 +38,8 @@ export interface RunOptions {
   args: string[];
   signal?: AbortSignal;
   out?: NodeJS.WritableStream;
+  /** --max-entries / --value-size MAP=N, applied before load. */
+  mapSizes?: MapSizes;
 }
 
 /** The struct events are decoded with: the export type, else the header structs ecc kept. */
@@ -59,6 +62,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     out.write(usage(spec, input.skel));
     return 0;
   }
+  applyMapSizes(spec, opts.mapSizes);
   const exportMap = spec.maps.find((m) => m.type === C.BPF_MAP_TYPE_RINGBUF || m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY);
   const typeId = eventType(spec, input.exportTypeId);
   if (exportMap && typeId === undefined) {

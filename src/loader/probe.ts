@@ -3,7 +3,8 @@
  * than a bare EINVAL), so a successful load never pays for them.
  */
 import * as C from '../sys/constants.js';
-import type { Sys } from '../sys/types.js';
+import { BTF_INT_SIGNED, BTF_KIND, BTF_MAGIC } from '../btf/types.js';
+import type { MapCreateAttr, Sys } from '../sys/types.js';
 
 const cache = new WeakMap<Sys, Map<string, boolean>>();
 
@@ -22,19 +23,85 @@ function memo(sys: Sys, key: string, probe: () => boolean): boolean {
   return v;
 }
 
+/**
+ * Attributes a kernel that has the map type accepts, by the type's own rules (as
+ * libbpf's probes use): a probe that fails for a wrong attribute would blame the kernel.
+ */
+function probeAttr(sys: Sys, type: number): MapCreateAttr {
+  const base = { mapType: type, keySize: 4, valueSize: 4, maxEntries: 1 };
+  switch (type) {
+    case C.BPF_MAP_TYPE_RINGBUF:
+    case C.BPF_MAP_TYPE_USER_RINGBUF:
+      return { ...base, keySize: 0, valueSize: 0, maxEntries: sys.pageSize() };
+    case C.BPF_MAP_TYPE_STACK_TRACE:
+      return { ...base, valueSize: 8 };
+    case C.BPF_MAP_TYPE_QUEUE:
+    case C.BPF_MAP_TYPE_STACK:
+    case C.BPF_MAP_TYPE_BLOOM_FILTER:
+      return { ...base, keySize: 0 };
+    case C.BPF_MAP_TYPE_LPM_TRIE:
+      // struct bpf_lpm_trie_key: u32 prefixlen + data.
+      return { ...base, keySize: 8, valueSize: 8, mapFlags: C.BPF_F_NO_PREALLOC };
+    case C.BPF_MAP_TYPE_CGROUP_STORAGE:
+    case C.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE:
+      // struct bpf_cgroup_storage_key: u64 cgroup id + u32 attach type, padded.
+      return { ...base, keySize: 16, valueSize: 8, maxEntries: 0 };
+    case C.BPF_MAP_TYPE_SK_STORAGE:
+    case C.BPF_MAP_TYPE_INODE_STORAGE:
+    case C.BPF_MAP_TYPE_TASK_STORAGE:
+    case C.BPF_MAP_TYPE_CGRP_STORAGE:
+      // These need BTF for key and value: an `int` type is enough.
+      return { ...base, maxEntries: 0, mapFlags: C.BPF_F_NO_PREALLOC, btfKeyTypeId: 1, btfValueTypeId: 1 };
+    case C.BPF_MAP_TYPE_ARENA:
+      return { ...base, keySize: 0, valueSize: 0, mapFlags: C.BPF_F_MMAPABLE };
+    default:
+      return base;
+  }
+}
+
+/** A BTF blob holding one type, `int` (id 1), for probes of maps that need BTF. */
+function intBtf(): Uint8Array {
+  const strings = new TextEncoder().encode('\0int\0');
+  const types = new Uint8Array(16);
+  const tv = new DataView(types.buffer);
+  tv.setUint32(0, 1, true); // name_off: "int"
+  tv.setUint32(4, BTF_KIND.int << 24, true);
+  tv.setUint32(8, 4, true); // size
+  tv.setUint32(12, (BTF_INT_SIGNED << 24) | 32, true);
+  const out = new Uint8Array(24 + types.length + strings.length);
+  const v = new DataView(out.buffer);
+  v.setUint16(0, BTF_MAGIC, true);
+  v.setUint8(2, 1);
+  v.setUint32(4, 24, true); // hdr_len
+  v.setUint32(8, 0, true); // type_off
+  v.setUint32(12, types.length, true);
+  v.setUint32(16, types.length, true); // str_off
+  v.setUint32(20, strings.length, true);
+  out.set(types, 24);
+  out.set(strings, 24 + types.length);
+  return out;
+}
+
 /** Whether the kernel can create maps of this type at all. */
 export function haveMapType(sys: Sys, type: number): boolean {
   return memo(sys, `map:${type}`, () => {
-    const ring = type === C.BPF_MAP_TYPE_RINGBUF || type === C.BPF_MAP_TYPE_USER_RINGBUF;
-    const fd = sys.mapCreate({
-      mapType: type,
-      keySize: ring ? 0 : 4,
-      valueSize: ring ? 0 : 4,
-      maxEntries: ring ? sys.pageSize() : 1,
-      mapFlags: type === C.BPF_MAP_TYPE_LPM_TRIE || type === C.BPF_MAP_TYPE_HASH_OF_MAPS ? C.BPF_F_NO_PREALLOC : 0,
-    });
-    sys.close(fd);
-    return true;
+    const attr = probeAttr(sys, type);
+    const fds: number[] = [];
+    try {
+      if (type === C.BPF_MAP_TYPE_ARRAY_OF_MAPS || type === C.BPF_MAP_TYPE_HASH_OF_MAPS) {
+        const inner = sys.mapCreate({ mapType: C.BPF_MAP_TYPE_ARRAY, keySize: 4, valueSize: 4, maxEntries: 1 });
+        fds.push(inner);
+        attr.innerMapFd = inner;
+      }
+      if (attr.btfValueTypeId) {
+        attr.btfFd = sys.btfLoad({ btf: intBtf() });
+        fds.push(attr.btfFd);
+      }
+      fds.push(sys.mapCreate(attr));
+      return true;
+    } finally {
+      for (const fd of fds) sys.close(fd);
+    }
   });
 }
 

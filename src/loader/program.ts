@@ -10,7 +10,7 @@ import { SysError } from '../sys/errors.js';
 import type { ProgInfo, Sys, TestRunAttr, TestRunResult } from '../sys/types.js';
 import { VerifierError } from './errors.js';
 import { patchExterns, poisonedKfunc, type ResolvedExterns } from './externs.js';
-import { kernelObjectName } from './map.js';
+import { kernelObjectName, pinObject, unpinPath } from './map.js';
 import { haveProgType } from './probe.js';
 
 export interface ProgramLoadOptions {
@@ -26,6 +26,7 @@ const BTF_ATTACH_TYPES = new Set<number>([C.BPF_PROG_TYPE_TRACING, C.BPF_PROG_TY
 
 export class Program {
   private closed = false;
+  private pinned?: string;
 
   constructor(
     private readonly sys: Sys,
@@ -57,6 +58,26 @@ export class Program {
   testRun(attr: Omit<TestRunAttr, 'progFd'> = {}): TestRunResult {
     this.live();
     return this.sys.progTestRun({ ...attr, progFd: this.fd });
+  }
+
+  /** Where pin() pinned the program, if it did. */
+  get pinnedPath(): string | undefined {
+    return this.pinned;
+  }
+
+  /** Pins the program at `path` on a bpffs (BPF_OBJ_PIN), so it outlives this process. */
+  pin(path: string): void {
+    this.live();
+    if (this.pinned === path) return;
+    pinObject(this.sys, this.fd, path, `program ${this.name}`);
+    this.pinned = path;
+  }
+
+  /** Removes the pin made by pin(). */
+  unpin(): void {
+    if (!this.pinned) throw new TsbpfError(`program ${this.name} is not pinned`);
+    unpinPath(this.pinned, `program ${this.name}`);
+    this.pinned = undefined;
   }
 
   close(): void {

@@ -24,11 +24,14 @@ import {
   BPF_LINK_TYPE_UNSPEC,
   BPF_LSM_MAC,
   BPF_MAP_TYPE_ARRAY,
+  BPF_MAP_TYPE_ARRAY_OF_MAPS,
   BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_HASH_OF_MAPS,
   BPF_MAP_TYPE_LRU_HASH,
   BPF_MAP_TYPE_LRU_PERCPU_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_MAP_TYPE_PROG_ARRAY,
   BPF_MAP_TYPE_RINGBUF,
   BPF_MODIFY_RETURN,
   BPF_NOEXIST,
@@ -396,8 +399,9 @@ export class FakeSys implements Sys {
   mapCreate(attr: MapCreateAttr): number {
     this.enter('mapCreate', [attr]);
     const flags = attr.mapFlags ?? 0;
-    const isArray = attr.mapType === BPF_MAP_TYPE_ARRAY || attr.mapType === BPF_MAP_TYPE_PERCPU_ARRAY;
-    const isHash = ([BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH] as number[]).includes(attr.mapType);
+    // Fd-holding maps (PROG_ARRAY, map-in-map) store the fds' bytes, which is enough to check what was written.
+    const isArray = ([BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS] as number[]).includes(attr.mapType);
+    const isHash = ([BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH, BPF_MAP_TYPE_HASH_OF_MAPS] as number[]).includes(attr.mapType);
     let store: HashStore | ArrayStore | null = null;
     if (attr.mapType === BPF_MAP_TYPE_RINGBUF) {
       const n = attr.maxEntries;

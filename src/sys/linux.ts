@@ -637,6 +637,7 @@ export class LinuxSys implements Sys {
       btfId: dv.getUint32(64, true),
       btfKeyTypeId: dv.getUint32(68, true),
       btfValueTypeId: dv.getUint32(72, true),
+      mapExtra: dv.getBigUint64(80, true),
     };
   }
 

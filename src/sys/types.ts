@@ -135,6 +135,8 @@ export interface MapInfo {
   btfId: number;
   btfKeyTypeId: number;
   btfValueTypeId: number;
+  /** map_extra (bloom filter hashes, arena address); absent where not known. */
+  mapExtra?: bigint;
 }
 
 export interface LinkInfo {
