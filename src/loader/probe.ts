@@ -48,3 +48,17 @@ export function haveProgType(sys: Sys, type: number): boolean {
     return true;
   });
 }
+
+/**
+ * Whether BPF_PROG_LOAD takes core_relos (Linux >= 5.17). An older kernel refuses an
+ * attr whose bytes past its own end are not zero (E2BIG), so a trivial program with
+ * core_relo_rec_size set and no records tells.
+ */
+export function haveKernelCoreRelos(sys: Sys): boolean {
+  return memo(sys, 'kernel-core', () => {
+    const insns = new Uint8Array([0xb7, 0, 0, 0, 0, 0, 0, 0, 0x95, 0, 0, 0, 0, 0, 0, 0]);
+    const fd = sys.progLoad({ progType: C.BPF_PROG_TYPE_SOCKET_FILTER, insns, license: 'GPL', coreReloRecSize: 16, coreReloCnt: 0 });
+    sys.close(fd);
+    return true;
+  });
+}

@@ -11,8 +11,9 @@ import type { ProgInfo, Sys, TestRunAttr, TestRunResult } from '../sys/types.js'
 import { VerifierError } from './errors.js';
 import { kernelObjectName } from './map.js';
 import { haveProgType } from './probe.js';
+import { applyCore, type CoreLoadOptions } from './core.js';
 
-export interface ProgramLoadOptions {
+export interface ProgramLoadOptions extends CoreLoadOptions {
   /** Verifier log level for the first attempt (0: log only on failure). */
   logLevel?: number;
   /** Initial log buffer size; it grows when the kernel says ENOSPC. */
@@ -84,6 +85,8 @@ export function loadProgram(
 ): Program {
   const linked = linkProgram(spec, prog);
   patchMapRefs(linked, mapFds, prog.name);
+  // User-space CO-RE (when chosen) patches the instructions and drops the records.
+  applyCore(sys, spec.btf, linked, prog.name, opts);
   const hasExt = btfFd !== undefined && linked.funcInfo.length > 0;
   const attr = {
     progType: prog.progType,

@@ -104,6 +104,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   objPin: ['bpf', 'BPF_OBJ_PIN'],
   objGet: ['bpf', 'BPF_OBJ_GET'],
   progGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
+  progXlatedInsns: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   mapGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   linkGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   btfGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
@@ -595,6 +596,12 @@ export class FakeSys implements Sys {
 
   // -------------------------------------------------------------------------------------
   // introspection
+
+  /** The fake verifier changes nothing: the instructions as loaded. */
+  progXlatedInsns(fd: number): Uint8Array {
+    this.enter('progXlatedInsns', [fd]);
+    return this.obj(fd, 'prog', 'progXlatedInsns').attr.insns.slice();
+  }
 
   progGetInfo(fd: number): ProgInfo {
     this.enter('progGetInfo', [fd]);

@@ -205,6 +205,11 @@ export interface Sys {
   objPin(fd: number, path: string): void;
   objGet(path: string): number;
   progGetInfo(fd: number): ProgInfo;
+  /**
+   * The program as the verifier left it (bpf_prog_info.xlated_prog_insns), 8 bytes an
+   * instruction; map references read as map ids. Empty without CAP_SYS_ADMIN-like rights.
+   */
+  progXlatedInsns(fd: number): Uint8Array;
   mapGetInfo(fd: number): MapInfo;
   linkGetInfo(fd: number): LinkInfo;
   btfGetInfo(fd: number): BtfInfo;
