@@ -1,0 +1,630 @@
+/**
+ * User-space CO-RE (src/btf/core.ts, LoadOptions.core / targetBtf).
+ *
+ * - Differential, against the kernel's own CO-RE: every committed object (and the
+ *   examples, compiled), every program with CO-RE records, is loaded with core 'kernel'
+ *   and again with core 'user' against the same maps and BTF; the translated
+ *   instructions (BPF_OBJ_GET_INFO_BY_FD xlated) and the verdict must be identical.
+ *   Objects are found by listing directories, so new ones are covered without edits.
+ * - testdata/corpus/core_kinds.bpf.o: every kind clang 14 emits; the values the program
+ *   computes equal what the kernel's BTF says, with either CO-RE, and with a target BTF
+ *   given as a Btf, a file, or BTF_FILE_PATH.
+ * - The matcher on hand-built BTF: flavours, ambiguity, missing fields (poison),
+ *   bitfields, arrays, anonymous members, load size adjustment, type match rules.
+ * - Fuzz: malformed records and access strings end in a TsbpfError, never a crash.
+ */
+import assert from 'node:assert/strict';
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { Btf, encodeBtf, kernelBtf, StringTable, type BtfType, type CoreRelo, type Struct } from '../src/btf/index.js';
+import { applyCoreRelocations, CORE, CoreError, essentialNameLength, POISON_HELPER, typesMatch, type CoreTarget } from '../src/btf/core.js';
+import { TsbpfError } from '../src/errors.js';
+import { Collection, loadProgram, VerifierError } from '../src/loader/index.js';
+import { haveKernelCoreRelos } from '../src/loader/probe.js';
+import { userCoreTarget } from '../src/loader/core.js';
+import { linkProgram, loadObjectFile, parseObject, type ObjectSpec } from '../src/object/index.js';
+import { defaultSys } from '../src/sys/index.js';
+import { FakeSys } from '../src/sys/fake.js';
+import { buildExample } from './tsbpf-cli.js';
+import { kernelTest } from './kernel.js';
+import { ROOT } from './paths.js';
+import { readFileSync } from 'node:fs';
+
+// ---------------------------------------------------------------------------------------
+// The objects of the project, found by listing
+
+function committedObjects(): string[] {
+  const out: string[] = [];
+  const list = (dir: string) => {
+    if (!existsSync(dir)) return;
+    for (const f of readdirSync(dir).sort()) if (f.endsWith('.bpf.o')) out.push(join(dir, f));
+  };
+  list(join(ROOT, 'testdata'));
+  list(join(ROOT, 'testdata', 'corpus'));
+  for (const t of readdirSync(join(ROOT, 'tools')).sort()) list(join(ROOT, 'tools', t));
+  return out;
+}
+
+const exampleNames = () =>
+  readdirSync(join(ROOT, 'examples'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+
+const errText = (e: unknown) => (e instanceof VerifierError ? `VerifierError ${e.code}` : e instanceof Error ? `${e.name}: ${e.message}` : String(e));
+
+/**
+ * Loads `spec` with kernel-side CO-RE, then each of its programs with CO-RE records again
+ * with user-space CO-RE against the same maps and object BTF (so map ids in the xlated
+ * dump agree), and compares. Returns the number of programs compared.
+ */
+function differential(label: string, spec: ObjectSpec): number {
+  const withCore = spec.programs.filter((p) => linkProgram(spec, p).coreRelos.length > 0);
+  if (withCore.length === 0) return 0;
+  const sys = defaultSys();
+  let coll: Collection;
+  try {
+    coll = Collection.load(spec, { core: 'kernel', collectFailures: true });
+  } catch (e) {
+    // Not loadable at all (a map this kernel lacks...): user CO-RE must fail the same way.
+    assert.throws(() => Collection.load(spec, { core: 'user', collectFailures: true }).close(), (e2: unknown) => errText(e2) === errText(e), `${label}: the same failure`);
+    return 0;
+  }
+  try {
+    const mapFds = new Map([...coll.maps].map(([n, m]) => [n, m.fd]));
+    for (const prog of withCore) {
+      const kernel = coll.programs.get(prog.name);
+      let user;
+      try {
+        user = loadProgram(sys, spec, prog, mapFds, coll.btfFd, { core: 'user' });
+      } catch (e) {
+        assert.ok(!kernel, `${label} ${prog.name}: the kernel's CO-RE loads it, user CO-RE fails: ${errText(e)}`);
+        assert.equal(errText(e), errText(coll.failures.get(prog.name)), `${label} ${prog.name}: the same verdict`);
+        continue;
+      }
+      try {
+        assert.ok(kernel, `${label} ${prog.name}: user CO-RE loads it, the kernel's fails: ${errText(coll.failures.get(prog.name))}`);
+        const a = sys.progXlatedInsns(kernel.fd);
+        const b = sys.progXlatedInsns(user.fd);
+        assert.ok(a.length > 0, `${label} ${prog.name}: xlated instructions are readable`);
+        assert.deepEqual(Buffer.from(b), Buffer.from(a), `${label} ${prog.name}: xlated instructions differ`);
+        assert.equal(user.info().verifiedInsns, kernel.info().verifiedInsns, `${label} ${prog.name}: verified instruction count`);
+      } finally {
+        user.close();
+      }
+    }
+  } finally {
+    coll.close();
+  }
+  return withCore.length;
+}
+
+kernelTest('kernel-side CO-RE probe: this kernel (>= 5.17) takes core_relos', () => {
+  assert.equal(haveKernelCoreRelos(defaultSys()), true);
+});
+
+kernelTest('differential: user CO-RE gives the kernel CO-RE\'s translated instructions, every committed object', () => {
+  let compared = 0;
+  const seen: string[] = [];
+  for (const file of committedObjects()) {
+    const n = differential(file, loadObjectFile(file));
+    compared += n;
+    if (n) seen.push(file.slice(ROOT.length + 1));
+  }
+  // At least these carry CO-RE records; others join as they are added.
+  for (const must of ['testdata/core.bpf.o', 'testdata/corpus/core_kinds.bpf.o', 'tools/exitsnoop/exitsnoop.bpf.o']) {
+    assert.ok(seen.includes(must), `${must} was compared (compared: ${seen.join(', ')})`);
+  }
+  assert.ok(compared >= 3);
+});
+
+kernelTest('differential: the examples, built with tsbpf build', (t) => {
+  let compared = 0;
+  for (const name of exampleNames()) compared += differential(`examples/${name}`, loadObjectFile(buildExample(name, t).object));
+  // examples/ use BPF_CORE_READ (exits, signals...): some must have been compared.
+  assert.ok(compared > 0, 'no example program has CO-RE records');
+});
+
+// ---------------------------------------------------------------------------------------
+// core_kinds.bpf.o: every kind, against the kernel's BTF
+
+const KINDS_FIELDS = [
+  'pid_off', 'comm3_off', 'comm_size', 'pid_exists', 'old_state', 'new_state', 'state',
+  'pid_signed', 'flags_signed', 'prec_lshift', 'prec_rshift', 'prec_size', 'freq_off',
+  'precise_ip', 'inherit', 'sample_id_all', 'sample_freq',
+  'local_id', 'target_id', 'task_exists', 'absent_exists', 'task_size',
+  'sid_value', 'sid_exists', 'none_exists',
+] as const;
+
+/** A member by name, also inside anonymous members: its absolute bit offset and record. */
+function findMember(btf: Btf, structId: number, name: string, base = 0): { bitOffset: number; m: Struct['members'][number] } | undefined {
+  const t = btf.type(btf.resolve(structId)) as Struct;
+  for (const m of t.members) {
+    if (m.name === name) return { bitOffset: base + m.bitOffset, m };
+    if (m.name === '') {
+      const r = findMember(btf, m.type, name, base + m.bitOffset);
+      if (r) return r;
+    }
+  }
+  return undefined;
+}
+
+/** What core_kinds.bpf.c's comment says each field is, computed from a target BTF. */
+function expectedKinds(target: Btf, local: Btf): Record<string, bigint> {
+  const task = target.idByName('task_struct', 'struct')!;
+  const attr = target.idByName('perf_event_attr', 'struct')!;
+  const pid = findMember(target, task, 'pid')!;
+  const comm = findMember(target, task, 'comm')!;
+  const flags = findMember(target, task, 'flags')!;
+  const prec = findMember(target, attr, 'precise_ip')!;
+  const freq = findMember(target, attr, 'sample_freq')!;
+  const signed = (id: number) => {
+    const t = target.type(target.resolve(id));
+    return t.kind === 'int' && (t.encoding & 1) ? 1n : 0n;
+  };
+  // The 8-byte load covering precise_ip (its u64 type), as libbpf computes it.
+  const byteOff = Math.floor(prec.bitOffset / 64) * 8;
+  const pidType = target.type(target.idByName('pid_type', 'enum')!);
+  assert.equal(pidType.kind, 'enum');
+  const sid = pidType.kind === 'enum' ? pidType.values.find((v) => v.name === 'PIDTYPE_SID')!.value : -1;
+  return {
+    pid_off: BigInt(pid.bitOffset / 8),
+    comm3_off: BigInt(comm.bitOffset / 8 + 3),
+    comm_size: BigInt(target.size(comm.m.type)),
+    pid_exists: 1n,
+    old_state: findMember(target, task, 'state') ? 1n : 0n,
+    new_state: findMember(target, task, '__state') ? 1n : 0n,
+    state: 0n,
+    pid_signed: signed(pid.m.type),
+    flags_signed: signed(flags.m.type),
+    prec_lshift: BigInt(64 - (prec.bitOffset + prec.m.bitfieldSize - byteOff * 8)),
+    prec_rshift: BigInt(64 - prec.m.bitfieldSize),
+    prec_size: 8n,
+    freq_off: BigInt(freq.bitOffset / 8),
+    precise_ip: 2n,
+    inherit: 1n,
+    sample_id_all: 1n,
+    sample_freq: 4000n,
+    local_id: BigInt(local.idByName('task_struct', 'struct')!),
+    target_id: BigInt(task),
+    task_exists: 1n,
+    absent_exists: 0n,
+    task_size: BigInt(target.size(task)),
+    sid_value: BigInt(sid),
+    sid_exists: 1n,
+    none_exists: 0n,
+  };
+}
+
+/** A kernel struct perf_event_attr image with precise_ip = 2, inherit = 1, sample_id_all = 1, sample_freq = 4000. */
+function attrImage(target: Btf): Uint8Array {
+  const attr = target.idByName('perf_event_attr', 'struct')!;
+  const img = new Uint8Array(136);
+  const setBits = (name: string, value: number) => {
+    const f = findMember(target, attr, name)!;
+    for (let i = 0; i < f.m.bitfieldSize; i++) if ((value >> i) & 1) img[(f.bitOffset + i) >> 3]! |= 1 << ((f.bitOffset + i) & 7);
+  };
+  setBits('precise_ip', 2);
+  setBits('inherit', 1);
+  setBits('sample_id_all', 1);
+  new DataView(img.buffer).setBigUint64(findMember(target, attr, 'sample_freq')!.bitOffset / 8, 4000n, true);
+  return img;
+}
+
+const kindsObject = () => loadObjectFile(join(ROOT, 'testdata', 'corpus', 'core_kinds.bpf.o'));
+
+function runKinds(opts: Parameters<typeof Collection.load>[1], target: Btf): Record<string, bigint> {
+  using coll = Collection.load(kindsObject(), opts);
+  coll.variable('attr_image').bytes().set(attrImage(target));
+  assert.equal(coll.program('kinds').testRun().retval, 0);
+  const b = coll.variable('out').bytes();
+  const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+  return Object.fromEntries(KINDS_FIELDS.map((f, i) => [f, v.getBigUint64(i * 8, true)]));
+}
+
+kernelTest('core_kinds.bpf.o: every relocation kind equals the kernel BTF, with kernel and with user CO-RE', () => {
+  const spec = kindsObject();
+  const want = expectedKinds(kernelBtf('/sys/kernel/btf/vmlinux'), spec.btf);
+  assert.deepEqual(runKinds({ core: 'kernel' }, kernelBtf('/sys/kernel/btf/vmlinux')), want);
+  assert.deepEqual(runKinds({ core: 'user' }, kernelBtf('/sys/kernel/btf/vmlinux')), want);
+  // Sanity of the expectations themselves on this 6.18 kernel.
+  assert.equal(want.old_state, 0n);
+  assert.equal(want.new_state, 1n);
+  assert.equal(want.sid_value, 3n);
+  assert.equal(want.freq_off, 16n);
+});
+
+test('core_kinds.bpf.o: the kinds the object carries, and the poisoned read of the missing flavour', () => {
+  const spec = kindsObject();
+  const linked = linkProgram(spec, spec.programs[0]!);
+  const kinds = new Set(linked.coreRelos.map((r) => r.kind));
+  for (const k of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]) assert.ok(kinds.has(k), `kind ${k} present`);
+  assert.ok(!kinds.has(CORE.TYPE_MATCHES), 'clang 14 cannot emit TYPE_MATCHES');
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return;
+  const out = applyCoreRelocations('kinds', spec.btf, linked.coreRelos, linked.insns, [{ btf: kernelBtf('/sys/kernel/btf/vmlinux'), name: 'vmlinux' }]);
+  const poisoned = out.filter((o) => o.poisoned);
+  assert.deepEqual(poisoned.map((o) => o.spec), ['struct task_struct___old.state']);
+  const v = new DataView(linked.insns.buffer, linked.insns.byteOffset);
+  assert.equal(v.getUint8(poisoned[0]!.insn * 8), 0x85);
+  assert.equal(v.getInt32(poisoned[0]!.insn * 8 + 4, true), POISON_HELPER);
+  const sid = out.find((o) => o.kind === CORE.ENUMVAL_VALUE)!;
+  assert.equal(sid.localValue, 7n);
+  assert.equal(sid.value, 3n);
+});
+
+kernelTest('target BTF: a Btf, a file, or BTF_FILE_PATH is what user CO-RE relocates against', () => {
+  // A copy of vmlinux BTF in which PIDTYPE_SID is 5: only the target BTF can say 5.
+  const real = kernelBtf('/sys/kernel/btf/vmlinux');
+  const fake = real.clone();
+  const pidType = fake.type(fake.idByName('pid_type', 'enum')!);
+  assert.ok(pidType.kind === 'enum');
+  pidType.values.find((v) => v.name === 'PIDTYPE_SID')!.value = 5;
+  const want = { ...expectedKinds(real, kindsObject().btf), sid_value: 5n };
+
+  assert.deepEqual(runKinds({ targetBtf: fake }, real), want);
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-btf-'));
+  try {
+    const file = join(dir, 'vmlinux-sid5.btf');
+    writeFileSync(file, encodeBtf(fake));
+    assert.deepEqual(runKinds({ targetBtf: file }, real), want);
+    const saved = process.env.BTF_FILE_PATH;
+    process.env.BTF_FILE_PATH = file;
+    try {
+      // 'auto' with BTF_FILE_PATH: user space, against the file, although the kernel could.
+      assert.deepEqual(runKinds({}, real), want);
+      assert.deepEqual(runKinds({ core: 'kernel' }, real), { ...want, sid_value: 3n });
+    } finally {
+      if (saved === undefined) delete process.env.BTF_FILE_PATH;
+      else process.env.BTF_FILE_PATH = saved;
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  assert.throws(() => Collection.load(kindsObject(), { core: 'kernel', targetBtf: fake }), /core 'kernel' cannot use a target BTF/);
+  assert.throws(() => Collection.load(kindsObject(), { targetBtf: '/nonexistent/vmlinux' }), /kernel BTF not found at \/nonexistent\/vmlinux/);
+});
+
+test('auto mode falls back to user CO-RE when the kernel refuses core_relos (E2BIG, < 5.17)', () => {
+  const sys = new FakeSys();
+  sys.failNext('progLoad', 7 /* E2BIG */);
+  const target: CoreTarget | undefined = userCoreTarget(sys, {}, 'p');
+  assert.equal(target?.name, process.env.BTF_FILE_PATH || 'vmlinux');
+  const sys2 = new FakeSys();
+  assert.equal(userCoreTarget(sys2, {}, 'p'), undefined); // the probe loads: the kernel does it
+  const sys3 = new FakeSys();
+  sys3.failNext('progLoad', 7);
+  assert.throws(() => userCoreTarget(sys3, { core: 'kernel' }, 'p'), /kernel-side CO-RE \(Linux >= 5.17\): not supported by this kernel \(program p; use core 'user' or 'auto'\)/);
+});
+
+test('the core records are not sent to the kernel when tsbpf applied them', () => {
+  const spec = loadObjectFile(join(ROOT, 'testdata', 'core.bpf.o'));
+  const sys = new FakeSys();
+  if (!existsSync('/sys/kernel/btf/vmlinux')) return;
+  using coll = Collection.load(spec, { sys, core: 'user' });
+  const loads = sys.callsOf('progLoad').map(([a]) => a).filter((a) => a.progName === 'read_task');
+  assert.equal(loads.length, 1);
+  assert.equal(loads[0]!.coreReloCnt, undefined);
+  assert.equal(loads[0]!.coreRelos, undefined);
+  void coll;
+  const sys2 = new FakeSys();
+  using coll2 = Collection.load(spec, { sys: sys2, core: 'kernel' });
+  void coll2;
+  const sent = sys2.callsOf('progLoad').map(([a]) => a).filter((a) => a.progName === 'read_task');
+  assert.equal(sent[0]!.coreReloCnt, linkProgram(spec, spec.programs[0]!).coreRelos.length);
+});
+
+// ---------------------------------------------------------------------------------------
+// The matcher on hand-built BTF
+
+/** A tiny BTF builder: types by id, strings appended. */
+class B {
+  readonly btf = new Btf([{ kind: 'void', name: '' }], StringTable.empty());
+  add(t: BtfType): number {
+    return this.btf.add(t);
+  }
+  int(name = 'int', size = 4, signed = true): number {
+    return this.add({ kind: 'int', name, size, encoding: signed ? 1 : 0, bitOffset: 0, bits: size * 8 });
+  }
+  struct(name: string, size: number, members: [string, number, number, number?][], kind: 'struct' | 'union' = 'struct'): number {
+    return this.add({ kind, name, size, kflag: members.some((m) => m[3]), members: members.map(([n, type, bitOffset, bf]) => ({ name: n, type, bitOffset, bitfieldSize: bf ?? 0 })) });
+  }
+  relo(insn: number, typeId: number, access: string, kind: number): CoreRelo {
+    return { insnOff: insn, typeId, accessStrOff: this.btf.strings.add(access), kind };
+  }
+}
+
+/** Instructions: `mov r1, imm` for each value (ALU64 | K). */
+function movs(...imms: number[]): Uint8Array {
+  const b = new Uint8Array(imms.length * 8);
+  const v = new DataView(b.buffer);
+  imms.forEach((imm, i) => {
+    v.setUint8(i * 8, 0xb7);
+    v.setUint8(i * 8 + 1, 1);
+    v.setInt32(i * 8 + 4, imm, true);
+  });
+  return b;
+}
+const imm = (insns: Uint8Array, i: number) => new DataView(insns.buffer, insns.byteOffset).getInt32(i * 8 + 4, true);
+const code = (insns: Uint8Array, i: number) => insns[i * 8]!;
+const target = (b: B): CoreTarget[] => [{ btf: b.btf, name: 'target' }];
+
+test('matcher: flavours match by essential name; field offsets and sizes', () => {
+  assert.equal(essentialNameLength('task_struct___old'), 11);
+  assert.equal(essentialNameLength('a___b___c'), 5); // up to the last separator: 'a___b'
+  assert.equal(essentialNameLength('____x'), 5); // no non-underscore before ___
+  assert.equal(essentialNameLength('x___'), 4);
+
+  const l = new B();
+  const li = l.int();
+  const lfoo = l.struct('foo___v1', 8, [['a', li, 0], ['b', li, 32]]);
+  const t = new B();
+  const ti = t.int();
+  const tl = t.int('long', 8);
+  t.struct('foo', 24, [['x', tl, 0], ['a', ti, 64], ['pad', ti, 96], ['b', tl, 128]]);
+  t.struct('bar', 4, [['b', ti, 0]]);
+  const insns = movs(4, 4, 1, 4);
+  const out = applyCoreRelocations('p', l.btf, [
+    l.relo(0, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET),
+    l.relo(1, lfoo, '0:1', CORE.FIELD_BYTE_SIZE),
+    l.relo(2, lfoo, '0:1', CORE.FIELD_EXISTS),
+    l.relo(3, lfoo, '0:1', CORE.FIELD_BYTE_SIZE),
+  ], insns, target(t));
+  assert.deepEqual([imm(insns, 0), imm(insns, 1), imm(insns, 2), imm(insns, 3)], [16, 8, 1, 8]);
+  assert.equal(out[0]!.spec, 'struct foo___v1.b');
+  assert.deepEqual(out[0]!.target, { btf: 'target', typeId: 3 });
+});
+
+test('matcher: ambiguous candidates are an error; agreeing ones are fine', () => {
+  const l = new B();
+  const li = l.int();
+  const lfoo = l.struct('foo', 4, [['b', li, 0]]);
+  const t = new B();
+  const ti = t.int();
+  t.struct('foo', 8, [['a', ti, 0], ['b', ti, 32]]);
+  t.struct('foo___2', 8, [['b', ti, 0]]);
+  assert.throws(
+    () => applyCoreRelocations('prog1', l.btf, [l.relo(0, lfoo, '0:0', CORE.FIELD_BYTE_OFFSET)], movs(0), target(t)),
+    (e: unknown) => e instanceof CoreError && /^program prog1: CO-RE relocation #0 \(byte_off\) at insn 0: struct foo\.b is ambiguous/.test(e.message) && !e.message.includes('\n'),
+  );
+  const t2 = new B();
+  const t2i = t2.int();
+  t2.struct('foo', 8, [['b', t2i, 32]]);
+  t2.struct('foo___2', 8, [['b', t2i, 32], ['c', t2i, 0]]);
+  const insns = movs(0);
+  applyCoreRelocations('p', l.btf, [l.relo(0, lfoo, '0:0', CORE.FIELD_BYTE_OFFSET)], insns, target(t2));
+  assert.equal(imm(insns, 0), 4);
+  // A same-named member of an incompatible kind does not match: struct vs int.
+  const t3 = new B();
+  const t3i = t3.int();
+  const inner = t3.struct('inner', 4, [['z', t3i, 0]]);
+  t3.struct('foo', 8, [['b', inner, 0]]);
+  const ins3 = movs(0, 1);
+  const o3 = applyCoreRelocations('p', l.btf, [l.relo(0, lfoo, '0:0', CORE.FIELD_BYTE_OFFSET), l.relo(1, lfoo, '0:0', CORE.FIELD_EXISTS)], ins3, target(t3));
+  assert.equal(o3[0]!.poisoned, true);
+  assert.equal(imm(ins3, 1), 0);
+});
+
+test('matcher: a missing field poisons its instruction (ld_imm64: both halves); existence reads 0', () => {
+  const l = new B();
+  const li = l.int();
+  const lfoo = l.struct('foo', 8, [['a', li, 0], ['gone', li, 32]]);
+  const t = new B();
+  t.struct('foo', 4, [['a', t.int(), 0]]);
+  const insns = new Uint8Array(8 * 5);
+  insns.set(movs(4, 1), 0);
+  // ld_imm64 r2 = 4 (2 slots), then ldx r3 = *(u32 *)(r1 + 4)
+  const v = new DataView(insns.buffer);
+  v.setUint8(16, 0x18); v.setUint8(17, 2); v.setInt32(20, 4, true);
+  v.setUint8(32, 0x61); v.setUint8(33, 0x13); v.setInt16(34, 4, true);
+  const out = applyCoreRelocations('p', l.btf, [
+    l.relo(0, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET),
+    l.relo(1, lfoo, '0:1', CORE.FIELD_EXISTS),
+    l.relo(2, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET),
+    l.relo(4, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET),
+  ], insns, target(t));
+  assert.deepEqual(out.map((o) => o.poisoned), [true, false, true, true]);
+  for (const i of [0, 2, 3, 4]) {
+    assert.equal(code(insns, i), 0x85, `insn ${i} is a call`);
+    assert.equal(imm(insns, i), POISON_HELPER);
+  }
+  assert.equal(imm(insns, 1), 0);
+  // No candidate at all: the same.
+  const empty = new B();
+  empty.int();
+  const ins2 = movs(4, 1);
+  applyCoreRelocations('p', l.btf, [l.relo(0, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET), l.relo(1, lfoo, '0:1', CORE.FIELD_EXISTS)], ins2, target(empty));
+  assert.equal(imm(ins2, 0), POISON_HELPER);
+  assert.equal(imm(ins2, 1), 0);
+});
+
+test('matcher: bitfields: byte offset, size, shifts, signedness', () => {
+  const l = new B();
+  const lu = l.int('unsigned int', 4, false);
+  const ls = l.int('int', 4, true);
+  const lfoo = l.struct('bits', 4, [['x', lu, 0, 3], ['y', ls, 3, 5]]);
+  const t = new B();
+  const tu = t.int('unsigned int', 4, false);
+  const ts = t.int('int', 4, true);
+  const tl = t.int('long long unsigned int', 8, false);
+  // y moved to bits 30..34 of a u32 field: it straddles, so an 8-byte load is needed.
+  t.struct('bits', 16, [['pad', tl, 0], ['x', tu, 64, 3], ['y', ts, 94, 5]]);
+  // local: x: byte 0, size 4, lshift 64-(0+3-0)=61, rshift 61; y: lshift 64-(3+5)=56, rshift 59
+  const insns = movs(0, 4, 56, 59, 1, 0, 61, 61);
+  applyCoreRelocations('p', l.btf, [
+    l.relo(0, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET),
+    l.relo(1, lfoo, '0:1', CORE.FIELD_BYTE_SIZE),
+    l.relo(2, lfoo, '0:1', CORE.FIELD_LSHIFT_U64),
+    l.relo(3, lfoo, '0:1', CORE.FIELD_RSHIFT_U64),
+    l.relo(4, lfoo, '0:1', CORE.FIELD_SIGNED),
+    l.relo(5, lfoo, '0:0', CORE.FIELD_SIGNED),
+    l.relo(6, lfoo, '0:0', CORE.FIELD_LSHIFT_U64),
+    l.relo(7, lfoo, '0:0', CORE.FIELD_RSHIFT_U64),
+  ], insns, target(t));
+  // y: bits 94..98; 4-byte load at byte 8 covers 64..95 only: 8-byte load at byte 8 covers 64..127.
+  assert.equal(imm(insns, 0), 8);
+  assert.equal(imm(insns, 1), 8);
+  assert.equal(imm(insns, 2), 64 - (94 + 5 - 64));
+  assert.equal(imm(insns, 3), 59);
+  assert.equal(imm(insns, 4), 1);
+  assert.equal(imm(insns, 5), 0);
+  assert.equal(imm(insns, 6), 64 - (64 + 3 - 64));
+  assert.equal(imm(insns, 7), 61);
+});
+
+test('matcher: arrays (index bounds, element offsets) and anonymous members', () => {
+  const l = new B();
+  const li = l.int();
+  const larr = l.add({ kind: 'array', name: '', type: li, indexType: li, nelems: 4 });
+  const lfoo = l.struct('foo', 20, [['n', li, 0], ['arr', larr, 32]]);
+  const t = new B();
+  const ti = t.int();
+  const tarr = t.add({ kind: 'array', name: '', type: ti, indexType: ti, nelems: 3 });
+  const anon = t.struct('', 12, [['arr', tarr, 0]], 'union');
+  t.struct('foo', 40, [['pad', ti, 0], ['n', ti, 32], ['', anon, 64]]);
+  const insns = movs(12, 16, 0, 4);
+  const out = applyCoreRelocations('p', l.btf, [
+    l.relo(0, lfoo, '0:1:2', CORE.FIELD_BYTE_OFFSET), // arr[2]: 8 + 2*4 = 16
+    l.relo(1, lfoo, '0:1:3', CORE.FIELD_BYTE_OFFSET), // arr[3]: out of the target's 3
+    l.relo(2, lfoo, '0:0', CORE.FIELD_BYTE_OFFSET), // n: 4
+    l.relo(3, lfoo, '0:1:1', CORE.FIELD_BYTE_SIZE), // one element: 4
+  ], insns, target(t));
+  assert.equal(imm(insns, 0), 16);
+  assert.equal(out[1]!.poisoned, true);
+  assert.equal(imm(insns, 2), 4);
+  assert.equal(imm(insns, 3), 4);
+  assert.equal(out[0]!.spec, 'struct foo.arr[2]');
+  // Root index: &p[1].n is 1 * sizeof(foo) + 4.
+  const ins2 = movs(20);
+  applyCoreRelocations('p', l.btf, [l.relo(0, lfoo, '1:0', CORE.FIELD_BYTE_OFFSET)], ins2, target(t));
+  assert.equal(imm(ins2, 0), 44);
+  // A local index beyond the local array is a malformed record.
+  assert.throws(() => applyCoreRelocations('p', l.btf, [l.relo(0, lfoo, '0:1:9', CORE.FIELD_BYTE_OFFSET)], movs(0), target(t)), /index 9 is out of int\[4\]/);
+});
+
+test('matcher: loads change size for unsigned ints and pointers, and are poisoned for signed ones', () => {
+  const l = new B();
+  const lu = l.int('unsigned int', 4, false);
+  const ls = l.int('int', 4, true);
+  const lfoo = l.struct('foo', 8, [['u', lu, 0], ['s', ls, 32]]);
+  const t = new B();
+  const tu = t.int('long unsigned int', 8, false);
+  const ts = t.int('long', 8, true);
+  t.struct('foo', 16, [['u', tu, 0], ['s', ts, 64]]);
+  const insns = new Uint8Array(16);
+  const v = new DataView(insns.buffer);
+  v.setUint8(0, 0x61); v.setUint8(1, 0x21); v.setInt16(2, 0, true); // r1 = *(u32 *)(r2 + 0)
+  v.setUint8(8, 0x61); v.setUint8(9, 0x21); v.setInt16(10, 4, true); // r1 = *(u32 *)(r2 + 4)
+  const out = applyCoreRelocations('p', l.btf, [l.relo(0, lfoo, '0:0', CORE.FIELD_BYTE_OFFSET), l.relo(1, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET)], insns, target(t));
+  assert.equal(code(insns, 0), 0x79); // BPF_LDX | BPF_MEM | BPF_DW
+  assert.equal(v.getInt16(2, true), 0);
+  assert.equal(out[1]!.poisoned, true);
+  assert.equal(code(insns, 1), 0x85);
+  // An instruction not holding the local value is refused, naming it.
+  assert.throws(
+    () => applyCoreRelocations('p', l.btf, [l.relo(0, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET)], movs(5), target(t)),
+    /^CoreError: program p: CO-RE relocation #0 \(byte_off\) at insn 0: struct foo\.s: instruction holds 5, expected the local value 4$/,
+  );
+});
+
+test('matcher: type-based and enum relocations, TYPE_MATCHES rules', () => {
+  const l = new B();
+  const li = l.int();
+  const lfoo = l.struct('foo', 4, [['a', li, 0]]);
+  const lenum = l.add({ kind: 'enum', name: 'color', size: 4, signed: false, values: [{ name: 'RED', value: 0 }, { name: 'BLUE___x', value: 9 }, { name: 'GONE', value: 5 }] });
+  const lmissing = l.struct('missing', 4, [['a', li, 0]]);
+  const t = new B();
+  const ti = t.int();
+  t.struct('pad', 4, [['a', ti, 0]]);
+  const tfoo = t.struct('foo', 16, [['a', ti, 0], ['b', t.int('long', 8), 64]]);
+  t.add({ kind: 'enum', name: 'color', size: 4, signed: false, values: [{ name: 'RED', value: 0 }, { name: 'BLUE', value: 0xffffff00 }] });
+  const insns = movs(lfoo, 0, 1, 4, 1, 9, 1, 1);
+  const out = applyCoreRelocations('p', l.btf, [
+    l.relo(0, lfoo, '0', CORE.TYPE_ID_LOCAL),
+    l.relo(1, lfoo, '0', CORE.TYPE_ID_TARGET),
+    l.relo(2, lfoo, '0', CORE.TYPE_EXISTS),
+    l.relo(3, lfoo, '0', CORE.TYPE_SIZE),
+    l.relo(4, lfoo, '0', CORE.TYPE_MATCHES),
+    l.relo(5, lenum, '1', CORE.ENUMVAL_VALUE),
+    l.relo(6, lenum, '2', CORE.ENUMVAL_EXISTS),
+    l.relo(7, lmissing, '0', CORE.TYPE_EXISTS),
+  ], insns, target(t));
+  assert.equal(imm(insns, 0), lfoo);
+  assert.equal(imm(insns, 1), tfoo);
+  assert.equal(imm(insns, 2), 1);
+  assert.equal(imm(insns, 3), 16);
+  assert.equal(imm(insns, 4), 1);
+  assert.equal(imm(insns, 5) >>> 0, 0xffffff00);
+  assert.equal(out[5]!.value, 0xffffffffffffff00n); // an enum value is an s32, sign-extended (libbpf)
+  assert.equal(imm(insns, 6), 0);
+  assert.equal(imm(insns, 7), 0);
+  // TYPE_MATCHES: int vs char member does not match; fewer target members does not.
+  const t2 = new B();
+  t2.struct('foo', 1, [['a', t2.int('char', 1, true), 0]]);
+  assert.equal(typesMatch(l.btf, lfoo, t2.btf, 2), false);
+  const t3 = new B();
+  const t3i = t3.int();
+  const t3foo = t3.struct('foo', 4, [['a', t3i, 0]]);
+  assert.equal(typesMatch(l.btf, lfoo, t3.btf, t3foo), true);
+  // Behind a pointer, a struct matches a forward declaration.
+  const l4 = new B();
+  const l4s = l4.struct('s', 4, [['a', l4.int(), 0]]);
+  const l4p = l4.add({ kind: 'ptr', name: '', type: l4s });
+  const t4 = new B();
+  const t4f = t4.add({ kind: 'fwd', name: 's', union: false });
+  const t4p = t4.add({ kind: 'ptr', name: '', type: t4f });
+  assert.equal(typesMatch(l4.btf, l4p, t4.btf, t4p), true);
+  assert.equal(typesMatch(l4.btf, l4s, t4.btf, t4f), false);
+  void ti;
+});
+
+// ---------------------------------------------------------------------------------------
+// Fuzz
+
+function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+test('fuzz: corrupt records, access strings and type ids give a TsbpfError, never a crash', () => {
+  const spec = parseObject(readFileSync(join(ROOT, 'testdata', 'core.bpf.o')), 'core');
+  const linked = linkProgram(spec, spec.programs[0]!);
+  const kinds = kindsObject();
+  const klinked = linkProgram(kinds, kinds.programs[0]!);
+  // Targets: the object's own BTF (always there), and the other object's.
+  const targets: CoreTarget[][] = [[{ btf: spec.btf, name: 'self' }], [{ btf: kinds.btf, name: 'kinds' }]];
+  const accessPool = ['0', '0:0', '0:1:2', ':0', '0:', '', 'x', '0:99999999999', '1:2:3:4:5:6:7:8:9:10', '0::1', '-1', '0:4294967295', '0'.repeat(2000), Array(70).fill('0').join(':')];
+  const rnd = mulberry32(Number(process.env.FUZZ_SEED ?? 0x6c0be) >>> 0);
+  const pick = <T>(a: readonly T[]) => a[Math.floor(rnd() * a.length)]!;
+  let ok = 0, failed = 0;
+  for (let n = 0; n < Number(process.env.FUZZ_CASES ?? 3000); n++) {
+    const [btf, base] = rnd() < 0.5 ? [spec.btf, linked] : [kinds.btf, klinked];
+    const insns = base.insns.slice();
+    if (rnd() < 0.3) for (let k = 0; k < 4; k++) insns[Math.floor(rnd() * insns.length)] = Math.floor(rnd() * 256);
+    const relos = base.coreRelos.map((r) => ({ ...r }));
+    const m = Math.floor(rnd() * 4) + 1;
+    for (let k = 0; k < m && relos.length; k++) {
+      const r = pick(relos);
+      switch (Math.floor(rnd() * 5)) {
+        case 0: r.kind = Math.floor(rnd() * 16); break;
+        case 1: r.typeId = rnd() < 0.5 ? Math.floor(rnd() * btf.count * 1.2) : 0xffffffff; break;
+        case 2: r.accessStrOff = rnd() < 0.5 ? btf.strings.add(pick(accessPool)) : Math.floor(rnd() * 200000); break;
+        case 3: r.insnOff = rnd() < 0.5 ? Math.floor(rnd() * (insns.length / 8) * 1.2) : -1; break;
+        default: r.accessStrOff = btf.strings.add(`${Math.floor(rnd() * 3)}:${Math.floor(rnd() * 30)}:${Math.floor(rnd() * 20)}`);
+      }
+    }
+    try {
+      applyCoreRelocations('fuzz', btf, relos, insns, pick(targets));
+      ok++;
+    } catch (e) {
+      if (!(e instanceof TsbpfError)) throw new Error(`case ${n}: ${(e as Error).stack}`);
+      assert.ok(!e.message.includes('\n'), `case ${n}: one line: ${e.message}`);
+      failed++;
+    }
+  }
+  assert.ok(ok > 0 && failed > 0, `both outcomes happen (${ok} ok, ${failed} errors)`);
+});
