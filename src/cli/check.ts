@@ -6,9 +6,9 @@ import { linkProgram, loadObjectFile } from '../object/index.js';
 import { mapTypeName, progTypeName } from '../sys/constants.js';
 import { reportError } from './main.js';
 
-export function checkCommand(path: string, opts: { logLevel: number }): number {
+export function checkCommand(path: string, opts: { logLevel: number; btf?: string }): number {
   const spec = loadObjectFile(path);
-  const coll = Collection.load(spec, { collectFailures: true, logLevel: opts.logLevel });
+  const coll = Collection.load(spec, { collectFailures: true, logLevel: opts.logLevel, targetBtf: opts.btf });
   try {
     const rows: string[][] = [['PROGRAM', 'TYPE', 'SECTION', 'INSNS', 'VERIFIED']];
     for (const p of spec.programs) {

@@ -6,7 +6,7 @@ import { readPackage } from '../package/index.js';
 import { run, type Runnable } from './run.js';
 
 /** `tsbpf run FILE [args]`: FILE is a .bpf.o object or an eunomia package.json. */
-export async function runCommand(file: string, args: string[], opts: { json?: boolean; verbose?: boolean }): Promise<number> {
+export async function runCommand(file: string, args: string[], opts: { json?: boolean; verbose?: boolean; btf?: string }): Promise<number> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);

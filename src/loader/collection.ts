@@ -2,7 +2,7 @@
  * ObjectSpec -> kernel objects: BTF, maps (with global data written and .rodata
  * frozen), then programs. Anything created before a failure is closed again.
  */
-import { decodeValue, encodeBtf, encodeValue, type Btf } from '../btf/index.js';
+import { decodeValue, encodeBtf, encodeValue, kernelBtf, type Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import type { MapSpec, ObjectSpec, VariableSpec } from '../object/index.js';
 import * as C from '../sys/constants.js';
@@ -12,6 +12,7 @@ import type { Sys } from '../sys/types.js';
 import { BtfLoadError } from './errors.js';
 import { BpfMap } from './map.js';
 import { loadProgram, Program, type ProgramLoadOptions } from './program.js';
+import { checkKernelFloor } from './probe.js';
 
 export interface LoadOptions extends ProgramLoadOptions {
   sys?: Sys;
@@ -41,6 +42,10 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: LoadOptions = {}): Collection {
     const sys = opts.sys ?? defaultSys();
+    checkKernelFloor(sys);
+    // A bad target BTF file is one error up front, not one per program.
+    const btfFile = opts.targetBtf ?? (opts.core !== 'kernel' ? process.env.BTF_FILE_PATH || undefined : undefined);
+    if (typeof btfFile === 'string' && [...(spec.btfExt?.coreRelos.values() ?? [])].some((l) => l.length > 0)) kernelBtf(btfFile);
     const btfFd = loadBtf(sys, spec.btf, opts.logSize);
     const coll = new Collection(sys, spec, btfFd);
     try {

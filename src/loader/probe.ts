@@ -2,6 +2,7 @@
  * Memoised feature probes. They run only to explain a failure ("not supported" rather
  * than a bare EINVAL), so a successful load never pays for them.
  */
+import { NotSupportedError } from '../errors.js';
 import * as C from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
 
@@ -61,4 +62,29 @@ export function haveKernelCoreRelos(sys: Sys): boolean {
     sys.close(fd);
     return true;
   });
+}
+
+/** The oldest kernel tsbpf supports: 5.8 brought the BPF ring buffer. */
+export const KERNEL_FLOOR: readonly [number, number] = [5, 8];
+
+/** True when a uname release ("5.4.0-150-generic") is older than KERNEL_FLOOR; false when unparsable. */
+export function belowKernelFloor(release: string): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  const [major, minor] = [Number(m[1]), Number(m[2])];
+  return major < KERNEL_FLOOR[0] || (major === KERNEL_FLOOR[0] && minor < KERNEL_FLOOR[1]);
+}
+
+/**
+ * Says in one line that the kernel is too old, instead of letting a map or program fail
+ * obscurely later. A kernel that reports an older version but has the ring buffer
+ * (RHEL 8's 4.18 backports it) is let through.
+ */
+export function checkKernelFloor(sys: Sys): void {
+  const release = sys.kernelRelease();
+  if (!belowKernelFloor(release) || haveMapType(sys, C.BPF_MAP_TYPE_RINGBUF)) return;
+  throw new NotSupportedError(
+    `the BPF ring buffer (Linux >= ${KERNEL_FLOOR.join('.')}), which tsbpf needs`,
+    `running Linux ${release}; tsbpf supports Linux ${KERNEL_FLOOR.join('.')} and later`,
+  );
 }

@@ -79,6 +79,8 @@ export interface FakeCall {
 export interface FakeSysOptions {
   possibleCpus?: number;
   pageSize?: number;
+  /** What kernelRelease() says (default "6.18.0-fake"). */
+  kernelRelease?: string;
   /** First fd handed out; real processes start near 3, a distinct range catches fd mix-ups. */
   firstFd?: number;
 }
@@ -129,6 +131,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   mount: ['mount'],
   possibleCpus: ['possibleCpus'],
   pageSize: ['pageSize'],
+  kernelRelease: ['uname'],
 };
 
 // ---------------------------------------------------------------------------------------
@@ -251,10 +254,12 @@ export class FakeSys implements Sys {
   private nextAddress = 0x7f0000000000n;
   private readonly cpus: number;
   private readonly page: number;
+  private readonly uname: string;
 
   constructor(opts: FakeSysOptions = {}) {
     this.cpus = opts.possibleCpus ?? 2;
     this.page = opts.pageSize ?? 4096;
+    this.uname = opts.kernelRelease ?? '6.18.0-fake';
     this.nextFd = opts.firstFd ?? 100;
   }
 
@@ -842,6 +847,10 @@ export class FakeSys implements Sys {
 
   pageSize(): number {
     return this.page;
+  }
+
+  kernelRelease(): string {
+    return this.uname;
   }
 }
 

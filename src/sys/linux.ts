@@ -11,6 +11,7 @@
  * has returned.
  */
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { createRequire } from 'node:module';
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import {
@@ -850,6 +851,10 @@ export class LinuxSys implements Sys {
   pageSize(): number {
     this.page ??= this.n.sysconf(SC_PAGESIZE);
     return this.page;
+  }
+
+  kernelRelease(): string {
+    return release();
   }
 }
 

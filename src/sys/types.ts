@@ -249,4 +249,6 @@ export interface Sys {
   /** Number of possible CPUs (/sys/devices/system/cpu/possible), for per-CPU maps and perf buffers. */
   possibleCpus(): number;
   pageSize(): number;
+  /** uname(2)'s release, e.g. "6.18.0-1-amd64": for the kernel floor's message. */
+  kernelRelease(): string;
 }
