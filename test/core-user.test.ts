@@ -22,12 +22,12 @@ import { Btf, encodeBtf, kernelBtf, StringTable, type BtfType, type CoreRelo, ty
 import { applyCoreRelocations, CORE, CoreError, essentialNameLength, POISON_HELPER, typesMatch, type CoreTarget } from '../src/btf/core.js';
 import { TsbpfError } from '../src/errors.js';
 import { Collection, loadProgram, VerifierError } from '../src/loader/index.js';
-import { haveKernelCoreRelos } from '../src/loader/probe.js';
+import { belowKernelFloor, haveKernelCoreRelos } from '../src/loader/probe.js';
 import { userCoreTarget } from '../src/loader/core.js';
 import { linkProgram, loadObjectFile, parseObject, type ObjectSpec } from '../src/object/index.js';
 import { defaultSys } from '../src/sys/index.js';
 import { FakeSys } from '../src/sys/fake.js';
-import { buildExample } from './tsbpf-cli.js';
+import { buildExample, tsbpf } from './tsbpf-cli.js';
 import { kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
 import { readFileSync } from 'node:fs';
@@ -627,4 +627,69 @@ test('fuzz: corrupt records, access strings and type ids give a TsbpfError, neve
     }
   }
   assert.ok(ok > 0 && failed > 0, `both outcomes happen (${ok} ok, ${failed} errors)`);
+});
+
+// ---------------------------------------------------------------------------------------
+// The command line, and the kernel floor
+
+kernelTest('tsbpf check/exitsnoop/run --btf FILE: CO-RE against the file; a poisoned read names itself in the verifier log', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-btf-cli-'));
+  try {
+    const good = join(dir, 'vmlinux.btf');
+    writeFileSync(good, encodeBtf(kernelBtf('/sys/kernel/btf/vmlinux')));
+    // A kernel whose task_struct has no `pid`: core.bpf.o's read of task->pid cannot be
+    // relocated, is poisoned, and is reachable, so the verifier refuses the call.
+    const noPid = kernelBtf('/sys/kernel/btf/vmlinux').clone();
+    const task = noPid.type(noPid.idByName('task_struct', 'struct')!) as Struct;
+    task.members.find((m) => m.name === 'pid')!.name = 'pid_renamed';
+    const bad = join(dir, 'nopid.btf');
+    writeFileSync(bad, encodeBtf(noPid));
+    const core = join(ROOT, 'testdata', 'core.bpf.o');
+
+    const ok = tsbpf(['check', '--btf', good, core]);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stdout, /1 program accepted, 0 rejected/);
+    const rejected = tsbpf(['check', '--btf', bad, core]);
+    assert.equal(rejected.status, 1);
+    assert.match(rejected.stdout, /read_task .* REJECTED/);
+    assert.match(rejected.stderr, /invalid func unknown#195896080/);
+    const missing = tsbpf(['check', '--btf', join(dir, 'nope'), core]);
+    assert.equal(missing.status, 1);
+    assert.equal(missing.stderr, `tsbpf: kernel BTF not found at ${join(dir, 'nope')} (the target BTF file): no such file\n`);
+    const notBtf = tsbpf(['check', '--btf', core, core]);
+    assert.equal(notBtf.stderr, `tsbpf: ${core}: BTF: bad magic 0x457f (expected 0xeb9f)\n`);
+
+    const snoop = tsbpf(['exitsnoop', '--btf', good, '--duration', '300ms']);
+    assert.equal(snoop.status, 0, snoop.stderr);
+    assert.match(snoop.stdout, /^TIME +PID/);
+    const snoopBad = tsbpf(['exitsnoop', '--btf', join(dir, 'nope'), '--duration', '300ms']);
+    assert.equal(snoopBad.status, 1);
+    assert.match(snoopBad.stderr, /^tsbpf: kernel BTF not found at .*nope \(the target BTF file\): no such file\n$/);
+    const runBad = tsbpf(['run', core, '--btf', join(dir, 'nope')]);
+    assert.equal(runBad.status, 1);
+    assert.match(runBad.stderr, /^tsbpf: kernel BTF not found at .*nope \(the target BTF file\): no such file\n$/);
+    const runBad2 = tsbpf(['run', '--btf', bad, core]);
+    assert.equal(runBad2.status, 1);
+    assert.match(runBad2.stderr, /invalid func unknown#195896080/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('kernel floor: below 5.8 without a ring buffer, loading says so in one line', () => {
+  assert.equal(belowKernelFloor('5.4.0-150-generic'), true);
+  assert.equal(belowKernelFloor('4.18.0-553.el8_10.x86_64'), true);
+  assert.equal(belowKernelFloor('5.8.0'), false);
+  assert.equal(belowKernelFloor('5.15.0-91-generic'), false);
+  assert.equal(belowKernelFloor('6.1.0-18-amd64'), false);
+  assert.equal(belowKernelFloor('weird'), false);
+  const spec = loadObjectFile(join(ROOT, 'testdata', 'maps.bpf.o'));
+  const old = new FakeSys({ kernelRelease: '5.4.0-150-generic' });
+  old.failNext('mapCreate', 22 /* EINVAL: no BPF_MAP_TYPE_RINGBUF */);
+  assert.throws(() => Collection.load(spec, { sys: old }), (e: unknown) =>
+    e instanceof TsbpfError && e.message === 'the BPF ring buffer (Linux >= 5.8), which tsbpf needs: not supported by this kernel (running Linux 5.4.0-150-generic; tsbpf supports Linux 5.8 and later)');
+  assert.equal(old.openFds.size, 0);
+  // RHEL 8 says 4.18 but has the ring buffer backported: allowed.
+  const rhel = new FakeSys({ kernelRelease: '4.18.0-553.el8_10.x86_64' });
+  Collection.load(spec, { sys: rhel }).close();
 });
