@@ -693,3 +693,54 @@ test('kernel floor: below 5.8 without a ring buffer, loading says so in one line
   const rhel = new FakeSys({ kernelRelease: '4.18.0-553.el8_10.x86_64' });
   Collection.load(spec, { sys: rhel }).close();
 });
+
+kernelTest('TYPE_MATCHES against the kernel: core_kinds\' TYPE_EXISTS records turned into TYPE_MATCHES, kernel and user CO-RE agree', () => {
+  // clang 14 cannot emit TYPE_MATCHES; the records are rewritten in the spec instead
+  // (both kinds expect 1 in the instruction, so the compiler's values still hold).
+  const mutate = () => {
+    const spec = kindsObject();
+    let n = 0;
+    const task = spec.btf.idByName('task_struct', 'struct');
+    for (const r of spec.programs[0]!.coreRelos) {
+      if (r.kind !== CORE.TYPE_EXISTS) continue;
+      r.kind = CORE.TYPE_MATCHES;
+      // bpf/include/vmlinux.h's task_struct does not match the kernel's (clang names
+      // u64's int "unsigned long long" where pahole says "long long unsigned int", and
+      // its char is signed); the one-member flavour ___new does.
+      if (r.typeId === task) r.typeId = spec.btf.idByName('task_struct___new', 'struct')!;
+      n++;
+    }
+    assert.equal(n, 2);
+    return spec;
+  };
+  assert.equal(differential('core_kinds (TYPE_MATCHES)', mutate()), 1);
+  const results = (['kernel', 'user'] as const).map((core) => {
+    using coll = Collection.load(mutate(), { core });
+    coll.program('kinds').testRun();
+    const b = coll.variable('out').bytes();
+    const v = new DataView(b.buffer, b.byteOffset, b.byteLength);
+    return [v.getBigUint64(KINDS_FIELDS.indexOf('task_exists') * 8, true), v.getBigUint64(KINDS_FIELDS.indexOf('absent_exists') * 8, true)];
+  });
+  assert.deepEqual(results, [[1n, 0n], [1n, 0n]]);
+  const spec = kindsObject();
+  const k = kernelBtf('/sys/kernel/btf/vmlinux');
+  assert.equal(typesMatch(spec.btf, spec.btf.idByName('task_struct', 'struct')!, k, k.idByName('task_struct', 'struct')!), false);
+});
+
+test('matcher: cyclic BTF (an anonymous member containing itself, typedef loops) ends in an error, not a stack overflow', () => {
+  const l = new B();
+  const li = l.int();
+  const lfoo = l.struct('foo', 4, [['a', li, 0]]);
+  const t = new B();
+  // [1] struct foo { <anon [2]> }; [2] anon struct { <anon [2]> } (refers to itself)
+  t.add({ kind: 'struct', name: 'foo', size: 4, kflag: false, members: [{ name: '', type: 2, bitOffset: 0, bitfieldSize: 0 }] });
+  t.add({ kind: 'struct', name: '', size: 4, kflag: false, members: [{ name: '', type: 2, bitOffset: 0, bitfieldSize: 0 }] });
+  assert.throws(() => applyCoreRelocations('p', l.btf, [l.relo(0, lfoo, '0:0', CORE.FIELD_BYTE_OFFSET)], movs(0), target(t)), CoreError);
+  const t2 = new B();
+  t2.add({ kind: 'typedef', name: 'foo', type: 2 });
+  t2.add({ kind: 'typedef', name: 'bar', type: 1 });
+  const l2 = new B();
+  const l2t = l2.add({ kind: 'typedef', name: 'foo', type: l2.int() });
+  assert.throws(() => applyCoreRelocations('p', l2.btf, [l2.relo(0, l2t, '0', CORE.TYPE_EXISTS)], movs(1), target(t2)), CoreError);
+  assert.throws(() => applyCoreRelocations('p', l2.btf, [l2.relo(0, l2t, '0', CORE.TYPE_MATCHES)], movs(1), target(t2)), CoreError);
+});
