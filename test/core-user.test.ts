@@ -653,6 +653,8 @@ kernelTest('tsbpf check/exitsnoop/run --btf FILE: CO-RE against the file; a pois
     assert.equal(rejected.status, 1);
     assert.match(rejected.stdout, /read_task .* REJECTED/);
     assert.match(rejected.stderr, /invalid func unknown#195896080/);
+    // The one line that says why, before the log: which relocation, which field, which BTF.
+    assert.match(rejected.stderr, new RegExp(`^--- program read_task rejected \\(EINVAL\\): CO-RE relocation #\\d+ \\(byte_off struct task_struct\\.pid\\) at insn \\d+ has no match in ${bad.replace(/[.]/g, '\\.')}, and that instruction is reached; verifier log:$`, 'm'));
     const missing = tsbpf(['check', '--btf', join(dir, 'nope'), core]);
     assert.equal(missing.status, 1);
     assert.equal(missing.stderr, `tsbpf: kernel BTF not found at ${join(dir, 'nope')} (the target BTF file): no such file\n`);
@@ -670,6 +672,7 @@ kernelTest('tsbpf check/exitsnoop/run --btf FILE: CO-RE against the file; a pois
     assert.match(runBad.stderr, /^tsbpf: kernel BTF not found at .*nope \(the target BTF file\): no such file\n$/);
     const runBad2 = tsbpf(['run', '--btf', bad, core]);
     assert.equal(runBad2.status, 1);
+    assert.match(runBad2.stderr, /^tsbpf: program read_task: the kernel rejected it \(EINVAL\): CO-RE relocation #\d+ \(byte_off struct task_struct\.pid\) at insn \d+ has no match in .*nopid\.btf, and that instruction is reached; verifier log:\n/);
     assert.match(runBad2.stderr, /invalid func unknown#195896080/);
   } finally {
     rmSync(dir, { recursive: true, force: true });

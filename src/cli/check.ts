@@ -2,6 +2,7 @@
  * tsbpf check: does every program of this object pass the verifier on this kernel?
  */
 import { Collection, VerifierError } from '../loader/index.js';
+import { coreCause } from '../loader/core.js';
 import { linkProgram, loadObjectFile } from '../object/index.js';
 import { mapTypeName, progTypeName } from '../sys/constants.js';
 import { reportError } from './main.js';
@@ -28,7 +29,10 @@ export function checkCommand(path: string, opts: { logLevel: number; btf?: strin
       if (p.log) process.stderr.write(`--- verifier log of ${p.name}\n${p.log.trimEnd()}\n`);
     }
     for (const [name, err] of coll.failures) {
-      if (err instanceof VerifierError) process.stderr.write(`--- program ${name} rejected (${err.code}); verifier log:\n${err.log.trimEnd()}\n`);
+      if (err instanceof VerifierError) {
+        const cause = coreCause(err); // an unresolved CO-RE relocation the verifier reached
+        process.stderr.write(`--- program ${name} rejected (${err.code})${cause ? `: ${cause}` : ''}; verifier log:\n${err.log.trimEnd()}\n`);
+      }
       else reportError(err);
     }
     const ok = coll.programs.size;

@@ -4,7 +4,7 @@
  * for kernels without /sys/kernel/btf/vmlinux (a BTF file), or when asked.
  */
 import { kernelBtf, type Btf } from '../btf/index.js';
-import { applyCoreRelocations, type CandidateCache, type CoreOutcome, type CoreTarget } from '../btf/core.js';
+import { applyCoreRelocations, coreKindName, POISON_HELPER, type CandidateCache, type CoreOutcome, type CoreTarget } from '../btf/core.js';
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import type { LinkedProgram } from '../object/index.js';
 import type { Sys } from '../sys/types.js';
@@ -53,13 +53,15 @@ export function userCoreTarget(sys: Sys, opts: CoreLoadOptions, program: string)
  * Applies the linked program's CO-RE relocations in user space when that is the mode,
  * and then drops the records so they are not sent to the kernel too.
  */
-export function applyCore(sys: Sys, local: Btf, linked: LinkedProgram, program: string, opts: CoreLoadOptions): CoreOutcome[] | undefined {
+export function applyCore(
+  sys: Sys, local: Btf, linked: LinkedProgram, program: string, opts: CoreLoadOptions,
+): { outcomes: CoreOutcome[]; target: string } | undefined {
   if (linked.coreRelos.length === 0) return undefined;
   const target = userCoreTarget(sys, opts, program);
   if (!target) return undefined;
-  const out = applyCoreRelocations(program, local, linked.coreRelos, linked.insns, [target], { cache: cacheFor(local, target.btf) });
+  const outcomes = applyCoreRelocations(program, local, linked.coreRelos, linked.insns, [target], { cache: cacheFor(local, target.btf) });
   linked.coreRelos = [];
-  return out;
+  return { outcomes, target: target.name };
 }
 
 // Candidates per (object BTF, target BTF): the programs of one object share them, as
@@ -71,4 +73,25 @@ function cacheFor(local: Btf, target: Btf): CandidateCache {
   let c = byTarget.get(target);
   if (!c) byTarget.set(target, (c = new Map()));
   return c;
+}
+
+const causes = new WeakMap<Error, string>();
+/** The unresolved CO-RE relocation explainPoisoned found behind a verifier rejection, if any. */
+export const coreCause = (err: Error): string | undefined => causes.get(err);
+
+/**
+ * When the verifier stopped at a poisoned instruction ("call unknown#195896080"), says
+ * which CO-RE relocation it was: the one line a user needs, in front of the log.
+ */
+export function explainPoisoned<E extends Error & { log: string }>(err: E, outcomes: CoreOutcome[] | undefined, target?: string): E {
+  if (!outcomes?.some((o) => o.poisoned)) return err;
+  const m = new RegExp(`^(\\d+): \\(85\\) call unknown#${POISON_HELPER}\\b`, 'm').exec(err.log);
+  const hit = m ? outcomes.find((o) => o.poisoned && o.insn === Number(m[1])) : undefined;
+  if (!hit) return err;
+  const [first, ...rest] = err.message.split('\n');
+  const why = `CO-RE relocation #${hit.index} (${coreKindName(hit.kind)} ${hit.spec}) at insn ${hit.insn} has no match in ${target ?? 'the target BTF'}, and that instruction is reached`;
+  causes.set(err, why);
+  const line = first!.includes('; verifier log:') ? first!.replace('; verifier log:', `: ${why}; verifier log:`) : `${first}: ${why}`;
+  err.message = [line, ...rest].join('\n');
+  return err;
 }

@@ -11,7 +11,7 @@ import type { ProgInfo, Sys, TestRunAttr, TestRunResult } from '../sys/types.js'
 import { VerifierError } from './errors.js';
 import { kernelObjectName } from './map.js';
 import { haveProgType } from './probe.js';
-import { applyCore, type CoreLoadOptions } from './core.js';
+import { applyCore, explainPoisoned, type CoreLoadOptions } from './core.js';
 
 export interface ProgramLoadOptions extends CoreLoadOptions {
   /** Verifier log level for the first attempt (0: log only on failure). */
@@ -86,7 +86,7 @@ export function loadProgram(
   const linked = linkProgram(spec, prog);
   patchMapRefs(linked, mapFds, prog.name);
   // User-space CO-RE (when chosen) patches the instructions and drops the records.
-  applyCore(sys, spec.btf, linked, prog.name, opts);
+  const core = applyCore(sys, spec.btf, linked, prog.name, opts);
   const hasExt = btfFd !== undefined && linked.funcInfo.length > 0;
   const attr = {
     progType: prog.progType,
@@ -160,7 +160,7 @@ export function loadProgram(
         throw new NotSupportedError(`${C.progTypeName(prog.progType)} programs`, `program ${prog.name} in ${prog.section}`);
       }
       const log = logBuf ? cString(logBuf) : '';
-      throw new VerifierError(prog.name, e.code, log, e.code === 'ENOSPC');
+      throw explainPoisoned(new VerifierError(prog.name, e.code, log, e.code === 'ENOSPC'), core?.outcomes, core?.target);
     }
   }
 }
