@@ -29,8 +29,11 @@ import { defaultSys } from '../src/sys/index.js';
 import { FakeSys } from '../src/sys/fake.js';
 import { buildExample, tsbpf } from './tsbpf-cli.js';
 import { kernelTest } from './kernel.js';
-import { ROOT } from './paths.js';
+import { CLI, ROOT } from './paths.js';
 import { readFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { exitcasesNamed } from './exitcases.js';
 
 // ---------------------------------------------------------------------------------------
 // The objects of the project, found by listing
@@ -746,4 +749,27 @@ test('matcher: cyclic BTF (an anonymous member containing itself, typedef loops)
   const l2t = l2.add({ kind: 'typedef', name: 'foo', type: l2.int() });
   assert.throws(() => applyCoreRelocations('p', l2.btf, [l2.relo(0, l2t, '0', CORE.TYPE_EXISTS)], movs(1), target(t2)), CoreError);
   assert.throws(() => applyCoreRelocations('p', l2.btf, [l2.relo(0, l2t, '0', CORE.TYPE_MATCHES)], movs(1), target(t2)), CoreError);
+});
+
+kernelTest('exitsnoop with user-space CO-RE (--btf): the exits it reports are right', async () => {
+  const comm = 'tsbpf-coreuser';
+  const prog = exitcasesNamed(comm);
+  const child = spawn(process.execPath, [CLI, 'exitsnoop', '--btf', '/sys/kernel/btf/vmlinux', '--json', '-c', comm, '--duration', '20s'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '', err = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (err += d));
+  try {
+    for (let i = 0; i < 200 && !err.includes('Tracing process exits'); i++) await new Promise((r) => setTimeout(r, 50));
+    assert.match(err, /Tracing process exits/);
+    const runs = [spawnSync(prog, ['code', '7']), spawnSync(prog, ['code', '0']), spawnSync(prog, ['code', '42'])];
+    assert.deepEqual(runs.map((r) => r.status), [7, 0, 42]);
+    const pids = runs.map((r) => r.pid);
+    for (let i = 0; i < 100 && out.split('\n').filter(Boolean).length < 3; i++) await new Promise((r) => setTimeout(r, 50));
+    const events = out.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).filter((e) => e.type === 'exit');
+    assert.deepEqual(events.map((e) => [e.pid, e.comm, e.exit_code, e.signal]), [[pids[0], comm, 7, null], [pids[1], comm, 0, null], [pids[2], comm, 42, null]]);
+    for (const e of events) assert.equal(e.ppid, process.pid);
+  } finally {
+    child.kill('SIGINT');
+    await once(child, 'exit');
+  }
 });
