@@ -14,7 +14,7 @@
  * - Fuzz: malformed records and access strings end in a TsbpfError, never a crash.
  */
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -26,6 +26,7 @@ import { belowKernelFloor, haveKernelCoreRelos } from '../src/loader/probe.js';
 import { userCoreTarget } from '../src/loader/core.js';
 import { linkProgram, loadObjectFile, parseObject, type ObjectSpec } from '../src/object/index.js';
 import { defaultSys } from '../src/sys/index.js';
+import { bpffsPath } from '../src/link/fs.js';
 import { FakeSys } from '../src/sys/fake.js';
 import { buildExample, tsbpf } from './tsbpf-cli.js';
 import { kernelTest } from './kernel.js';
@@ -771,5 +772,56 @@ kernelTest('exitsnoop with user-space CO-RE (--btf): the exits it reports are ri
   } finally {
     child.kill('SIGINT');
     await once(child, 'exit');
+  }
+});
+
+// ---------------------------------------------------------------------------------------
+// Against libbpf: bpftool prog loadall relocates CO-RE in user space with libbpf 1.1
+
+/** Map references in an xlated dump hold map ids, which differ between two loads: zeroed. */
+function withoutMapIds(insns: Uint8Array): Buffer {
+  const b = Buffer.from(insns);
+  for (let i = 0; i + 16 <= b.length; i += 8) {
+    const src = b[i + 1]! >> 4;
+    if (b[i] === 0x18 && (src === 1 || src === 2)) b.writeInt32LE(0, i + 4);
+    if (b[i] === 0x18) i += 8;
+  }
+  return b;
+}
+
+kernelTest('against libbpf: user CO-RE gives the instructions libbpf 1.1 (bpftool prog loadall) gives, every committed object', () => {
+  const sys = defaultSys();
+  const pinRoot = join(bpffsPath(sys), `tsbpf-core-user-${process.pid}`);
+  const compared: string[] = [];
+  mkdirSync(pinRoot);
+  const scratch = mkdtempSync(join(tmpdir(), 'tsbpf-xlated-'));
+  try {
+    for (const file of committedObjects()) {
+      const spec = loadObjectFile(file);
+      const withCore = spec.programs.filter((p) => linkProgram(spec, p).coreRelos.length > 0);
+      if (!withCore.length) continue;
+      const dir = join(pinRoot, String(compared.length + withCore.length));
+      // libbpf decides what it can load; a program it cannot load tells nothing here.
+      const load = spawnSync('bpftool', ['prog', 'loadall', file, dir], { encoding: 'utf8' });
+      if (load.error) throw new Error(`bpftool is needed for this test: ${load.error.message}`);
+      if (load.status !== 0) continue;
+      using coll = Collection.load(spec, { core: 'user', collectFailures: true });
+      for (const prog of withCore) {
+        const pin = join(dir, prog.name);
+        if (!existsSync(pin)) continue;
+        const out = join(scratch, `${compared.length}.xlated`);
+        assert.equal(spawnSync('bpftool', ['prog', 'dump', 'xlated', 'pinned', pin, 'file', out]).status, 0);
+        const mine = coll.programs.get(prog.name);
+        assert.ok(mine, `${file} ${prog.name}: libbpf loads it, tsbpf with user CO-RE does not: ${errText(coll.failures.get(prog.name))}`);
+        assert.deepEqual(withoutMapIds(sys.progXlatedInsns(mine.fd)), withoutMapIds(readFileSync(out)), `${file} ${prog.name}: xlated instructions differ from libbpf's`);
+        compared.push(`${file.slice(ROOT.length + 1)}:${prog.name}`);
+      }
+    }
+  } finally {
+    rmSync(pinRoot, { recursive: true, force: true });
+    rmSync(scratch, { recursive: true, force: true });
+  }
+  for (const must of ['testdata/core.bpf.o:read_task', 'testdata/corpus/core_kinds.bpf.o:kinds', 'tools/exitsnoop/exitsnoop.bpf.o:handle_exit']) {
+    assert.ok(compared.includes(must), `${must} was compared with libbpf (compared: ${compared.join(', ')})`);
   }
 });
