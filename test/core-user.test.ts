@@ -243,7 +243,6 @@ test('core_kinds.bpf.o: the kinds the object carries, and the poisoned read of t
   const kinds = new Set(linked.coreRelos.map((r) => r.kind));
   for (const k of [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]) assert.ok(kinds.has(k), `kind ${k} present`);
   assert.ok(!kinds.has(CORE.TYPE_MATCHES), 'clang 14 cannot emit TYPE_MATCHES');
-  if (!existsSync('/sys/kernel/btf/vmlinux')) return;
   const out = applyCoreRelocations('kinds', spec.btf, linked.coreRelos, linked.insns, [{ btf: kernelBtf('/sys/kernel/btf/vmlinux'), name: 'vmlinux' }]);
   const poisoned = out.filter((o) => o.poisoned);
   assert.deepEqual(poisoned.map((o) => o.spec), ['struct task_struct___old.state']);
@@ -301,19 +300,18 @@ test('auto mode falls back to user CO-RE when the kernel refuses core_relos (E2B
 
 test('the core records are not sent to the kernel when tsbpf applied them', () => {
   const spec = loadObjectFile(join(ROOT, 'testdata', 'core.bpf.o'));
-  const sys = new FakeSys();
-  if (!existsSync('/sys/kernel/btf/vmlinux')) return;
-  using coll = Collection.load(spec, { sys, core: 'user' });
-  const loads = sys.callsOf('progLoad').map(([a]) => a).filter((a) => a.progName === 'read_task');
-  assert.equal(loads.length, 1);
-  assert.equal(loads[0]!.coreReloCnt, undefined);
-  assert.equal(loads[0]!.coreRelos, undefined);
-  void coll;
-  const sys2 = new FakeSys();
-  using coll2 = Collection.load(spec, { sys: sys2, core: 'kernel' });
-  void coll2;
-  const sent = sys2.callsOf('progLoad').map(([a]) => a).filter((a) => a.progName === 'read_task');
-  assert.equal(sent[0]!.coreReloCnt, linkProgram(spec, spec.programs[0]!).coreRelos.length);
+  const sent = (core: 'user' | 'kernel') => {
+    const sys = new FakeSys();
+    // The object's own BTF as the target: every type matches itself, no vmlinux needed.
+    Collection.load(spec, { sys, core, ...(core === 'user' ? { targetBtf: spec.btf } : {}) }).close();
+    return sys.callsOf('progLoad').map(([a]) => a).filter((a) => a.progName === 'read_task');
+  };
+  const user = sent('user');
+  assert.equal(user.length, 1);
+  assert.equal(user[0]!.coreReloCnt, undefined);
+  assert.equal(user[0]!.coreRelos, undefined);
+  assert.ok(user[0]!.funcInfoCnt! > 0, 'func_info still goes');
+  assert.equal(sent('kernel')[0]!.coreReloCnt, linkProgram(spec, spec.programs[0]!).coreRelos.length);
 });
 
 // ---------------------------------------------------------------------------------------
@@ -560,7 +558,7 @@ test('matcher: type-based and enum relocations, TYPE_MATCHES rules', () => {
   assert.equal(out[5]!.value, 0xffffffffffffff00n); // an enum value is an s32, sign-extended (libbpf)
   assert.equal(imm(insns, 6), 0);
   assert.equal(imm(insns, 7), 0);
-  // TYPE_MATCHES: int vs char member does not match; fewer target members does not.
+  // TYPE_MATCHES: an int member does not match a char one, nor a struct without it.
   const t2 = new B();
   t2.struct('foo', 1, [['a', t2.int('char', 1, true), 0]]);
   assert.equal(typesMatch(l.btf, lfoo, t2.btf, 2), false);
@@ -577,6 +575,9 @@ test('matcher: type-based and enum relocations, TYPE_MATCHES rules', () => {
   const t4p = t4.add({ kind: 'ptr', name: '', type: t4f });
   assert.equal(typesMatch(l4.btf, l4p, t4.btf, t4p), true);
   assert.equal(typesMatch(l4.btf, l4s, t4.btf, t4f), false);
+  const t5 = new B();
+  const t5foo = t5.struct('foo', 0, []);
+  assert.equal(typesMatch(l.btf, lfoo, t5.btf, t5foo), false);
   void ti;
 });
 
