@@ -295,7 +295,7 @@ test('auto mode falls back to user CO-RE when the kernel refuses core_relos (E2B
   assert.equal(userCoreTarget(sys2, {}, 'p'), undefined); // the probe loads: the kernel does it
   const sys3 = new FakeSys();
   sys3.failNext('progLoad', 7);
-  assert.throws(() => userCoreTarget(sys3, { core: 'kernel' }, 'p'), /kernel-side CO-RE \(Linux >= 5.17\): not supported by this kernel \(program p; use core 'user' or 'auto'\)/);
+  assert.throws(() => userCoreTarget(sys3, { core: 'kernel' }, 'program p'), /kernel-side CO-RE \(Linux >= 5.17\): not supported by this kernel \(program p; use core 'user' or 'auto'\)/);
 });
 
 test('the core records are not sent to the kernel when tsbpf applied them', () => {

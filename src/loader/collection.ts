@@ -2,7 +2,7 @@
  * ObjectSpec -> kernel objects: BTF, maps (with global data written and .rodata
  * frozen), then programs. Anything created before a failure is closed again.
  */
-import { decodeValue, encodeBtf, encodeValue, kernelBtf, type Btf } from '../btf/index.js';
+import { decodeValue, encodeBtf, encodeValue, type Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import type { MapSpec, ObjectSpec, VariableSpec } from '../object/index.js';
 import * as C from '../sys/constants.js';
@@ -13,6 +13,7 @@ import { BtfLoadError } from './errors.js';
 import { BpfMap } from './map.js';
 import { loadProgram, Program, type ProgramLoadOptions } from './program.js';
 import { checkKernelFloor } from './probe.js';
+import { userCoreTarget } from './core.js';
 
 export interface LoadOptions extends ProgramLoadOptions {
   sys?: Sys;
@@ -43,9 +44,9 @@ export class Collection {
   static load(spec: ObjectSpec, opts: LoadOptions = {}): Collection {
     const sys = opts.sys ?? defaultSys();
     checkKernelFloor(sys);
-    // A bad target BTF file is one error up front, not one per program.
-    const btfFile = opts.targetBtf ?? (opts.core !== 'kernel' ? process.env.BTF_FILE_PATH || undefined : undefined);
-    if (typeof btfFile === 'string' && [...(spec.btfExt?.coreRelos.values() ?? [])].some((l) => l.length > 0)) kernelBtf(btfFile);
+    // Who does CO-RE, and a target BTF that cannot be read, are settled once up front
+    // rather than failing every program alike.
+    if ([...(spec.btfExt?.coreRelos.values() ?? [])].some((l) => l.length > 0)) userCoreTarget(sys, opts, `object ${spec.name}`);
     const btfFd = loadBtf(sys, spec.btf, opts.logSize);
     const coll = new Collection(sys, spec, btfFd);
     try {

@@ -27,8 +27,11 @@ export interface CoreLoadOptions {
   targetBtf?: Btf | string;
 }
 
-/** The target BTF for user-space CO-RE, or undefined when the kernel is to do it. */
-export function userCoreTarget(sys: Sys, opts: CoreLoadOptions, program: string): CoreTarget | undefined {
+/**
+ * The target BTF for user-space CO-RE, or undefined when the kernel is to do it. `who`
+ * names the program (or object) in errors.
+ */
+export function userCoreTarget(sys: Sys, opts: CoreLoadOptions, who: string): CoreTarget | undefined {
   const mode = opts.core ?? 'auto';
   if (mode !== 'auto' && mode !== 'kernel' && mode !== 'user') {
     throw new TsbpfError(`core option must be 'auto', 'kernel' or 'user', not ${JSON.stringify(mode)}`);
@@ -36,10 +39,10 @@ export function userCoreTarget(sys: Sys, opts: CoreLoadOptions, program: string)
   const file = opts.targetBtf ?? (process.env.BTF_FILE_PATH || undefined);
   if (mode === 'kernel') {
     if (opts.targetBtf !== undefined) {
-      throw new TsbpfError(`program ${program}: core 'kernel' cannot use a target BTF (the kernel relocates against its own); use core 'user' or 'auto'`);
+      throw new TsbpfError(`${who}: core 'kernel' cannot use a target BTF (the kernel relocates against its own); use core 'user' or 'auto'`);
     }
     if (!haveKernelCoreRelos(sys)) {
-      throw new NotSupportedError('kernel-side CO-RE (Linux >= 5.17)', `program ${program}; use core 'user' or 'auto'`);
+      throw new NotSupportedError('kernel-side CO-RE (Linux >= 5.17)', `${who}; use core 'user' or 'auto'`);
     }
     return undefined;
   }
@@ -57,7 +60,7 @@ export function applyCore(
   sys: Sys, local: Btf, linked: LinkedProgram, program: string, opts: CoreLoadOptions,
 ): { outcomes: CoreOutcome[]; target: string } | undefined {
   if (linked.coreRelos.length === 0) return undefined;
-  const target = userCoreTarget(sys, opts, program);
+  const target = userCoreTarget(sys, opts, `program ${program}`);
   if (!target) return undefined;
   const outcomes = applyCoreRelocations(program, local, linked.coreRelos, linked.insns, [target], { cache: cacheFor(local, target.btf) });
   linked.coreRelos = [];
