@@ -441,6 +441,7 @@ test('matcher: a missing field poisons its instruction (ld_imm64: both halves); 
     l.relo(4, lfoo, '0:1', CORE.FIELD_BYTE_OFFSET),
   ], insns, target(t));
   assert.deepEqual(out.map((o) => o.poisoned), [true, false, true, true]);
+  assert.deepEqual(out.map((o) => o.poisonReason), ['no-match', undefined, 'no-match', 'no-match']);
   for (const i of [0, 2, 3, 4]) {
     assert.equal(code(insns, i), 0x85, `insn ${i} is a call`);
     assert.equal(imm(insns, i), POISON_HELPER);
@@ -536,6 +537,7 @@ test('matcher: loads change size for unsigned ints and pointers, and are poisone
   assert.equal(code(insns, 0), 0x79); // BPF_LDX | BPF_MEM | BPF_DW
   assert.equal(v.getInt16(2, true), 0);
   assert.equal(out[1]!.poisoned, true);
+  assert.equal(out[1]!.poisonReason, 'size');
   assert.equal(code(insns, 1), 0x85);
   // An instruction not holding the local value is refused, naming it.
   assert.throws(

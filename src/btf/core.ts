@@ -74,6 +74,8 @@ export interface CoreOutcome {
   /** The value patched in; undefined when the instruction was poisoned. */
   value?: bigint;
   poisoned: boolean;
+  /** Why it was poisoned: no target has the field/enumerator, or a load cannot change size. */
+  poisonReason?: 'no-match' | 'size';
   /** The matched target type, when a candidate matched. */
   target?: { btf: string; typeId: number };
   /** "struct task_struct.real_parent" style spelling of the local spec. */
@@ -802,6 +804,7 @@ export function applyCoreRelocations(
         index, insn: relo.insnOff, kind: relo.kind, localValue: res.orig,
         ...(err ? {} : { value: res.value }),
         poisoned: err === 'poisoned',
+        ...(err === 'poisoned' ? { poisonReason: res.poison ? 'no-match' as const : 'size' as const } : {}),
         ...(target ? { target } : {}),
         spec: formatSpec(localSpec),
       });

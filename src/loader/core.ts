@@ -92,7 +92,11 @@ export function explainPoisoned<E extends Error & { log: string }>(err: E, outco
   const hit = m ? outcomes.find((o) => o.poisoned && o.insn === Number(m[1])) : undefined;
   if (!hit) return err;
   const [first, ...rest] = err.message.split('\n');
-  const why = `CO-RE relocation #${hit.index} (${coreKindName(hit.kind)} ${hit.spec}) at insn ${hit.insn} has no match in ${target ?? 'the target BTF'}, and that instruction is reached`;
+  const where = target ?? 'the target BTF';
+  const what = hit.poisonReason === 'size'
+    ? `reads a field whose size differs in ${where} (only unsigned integers and pointers can change size)`
+    : `has no match in ${where}`;
+  const why = `CO-RE relocation #${hit.index} (${coreKindName(hit.kind)} ${hit.spec}) at insn ${hit.insn} ${what}, and that instruction is reached`;
   causes.set(err, why);
   const line = first!.includes('; verifier log:') ? first!.replace('; verifier log:', `: ${why}; verifier log:`) : `${first}: ${why}`;
   err.message = [line, ...rest].join('\n');
