@@ -18,11 +18,12 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync 
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Btf, encodeBtf, kernelBtf, StringTable, type BtfType, type CoreRelo, type Struct } from '../src/btf/index.js';
+import { Btf, encodeBtf, kernelBtf, parseBtf, StringTable, type BtfType, type CoreRelo, type Struct } from '../src/btf/index.js';
 import { applyCoreRelocations, CORE, CoreError, essentialNameLength, POISON_HELPER, typesMatch, type CoreTarget } from '../src/btf/core.js';
 import { TsbpfError } from '../src/errors.js';
 import { Collection, loadProgram, VerifierError } from '../src/loader/index.js';
-import { belowKernelFloor, haveKernelCoreRelos } from '../src/loader/probe.js';
+import { belowKernelFloor, haveBtfFeature, haveKernelCoreRelos } from '../src/loader/probe.js';
+import { ALL_BTF_FEATURES, sanitizeBtf } from '../src/btf/sanitize.js';
 import { userCoreTarget } from '../src/loader/core.js';
 import { linkProgram, loadObjectFile, parseObject, type ObjectSpec } from '../src/object/index.js';
 import { defaultSys } from '../src/sys/index.js';
@@ -873,4 +874,71 @@ kernelTest('auto on a kernel that refuses core_relos (as < 5.17 does, E2BIG): ts
   // The probe asked once; the program went without records.
   assert.equal(calls.filter((a) => a.coreReloRecSize).length, 1);
   assert.deepEqual(calls.filter((a) => a.progName === 'kinds').map((a) => a.coreReloCnt), [undefined]);
+});
+
+// ---------------------------------------------------------------------------------------
+// BTF for kernels older than the compiler (the 5.8..5.16 range)
+
+test('sanitizeBtf: float, decl_tag, type_tag, enum64 and signed enums become kinds old kernels know, ids kept', () => {
+  const b = new B();
+  const i = b.int();
+  const f = b.add({ kind: 'float', name: 'float', size: 8 });
+  const s = b.struct('s', 4, [['a', i, 0]]);
+  const dt = b.add({ kind: 'decl_tag', name: 'tag', type: s, componentIdx: 0 });
+  const tt = b.add({ kind: 'type_tag', name: 'user', type: i });
+  const p = b.add({ kind: 'ptr', name: '', type: tt });
+  const e64 = b.add({ kind: 'enum64', name: 'big', size: 8, signed: false, values: [{ name: 'X', value: 1n << 40n }, { name: 'Y', value: 2n }] });
+  const se = b.add({ kind: 'enum', name: 'sgn', size: 4, signed: true, values: [{ name: 'M', value: -1 }] });
+  assert.equal(sanitizeBtf(b.btf, ALL_BTF_FEATURES), b.btf, 'nothing to do: the same BTF');
+  const out = sanitizeBtf(b.btf, { float: false, declTag: false, typeTag: false, enum64: false });
+  assert.notEqual(out, b.btf);
+  assert.deepEqual(out.type(f), { kind: 'struct', name: '', size: 8, members: [], kflag: false });
+  assert.deepEqual(out.type(dt), { kind: 'int', name: 'tag', size: 1, encoding: 0, bitOffset: 0, bits: 8 });
+  assert.deepEqual(out.type(tt), { kind: 'const', name: '', type: i });
+  assert.deepEqual(out.type(p), { kind: 'ptr', name: '', type: tt });
+  const u = out.type(e64);
+  assert.equal(u.kind, 'union');
+  assert.deepEqual(u.kind === 'union' && [u.size, u.members.map((m) => [m.name, out.type(m.type).kind, out.size(m.type)])], [8, [['X', 'int', 1], ['Y', 'int', 1]]]);
+  assert.deepEqual(out.type(se), { kind: 'enum', name: 'sgn', size: 4, signed: false, values: [{ name: 'M', value: -1 }] });
+  assert.equal(out.count, b.btf.count + 1, 'one placeholder int added at the end');
+  assert.equal(b.btf.type(f).kind, 'float', 'the original is untouched');
+  // Only what the kernel lacks changes.
+  const some = sanitizeBtf(b.btf, { float: true, declTag: true, typeTag: false, enum64: true });
+  assert.deepEqual([some.type(f).kind, some.type(dt).kind, some.type(tt).kind, some.type(e64).kind], ['float', 'decl_tag', 'const', 'enum64']);
+});
+
+kernelTest('BTF features: this kernel takes float, decl_tag, type_tag and enum64; the sanitized forms load too', () => {
+  const sys = defaultSys();
+  const since = { float: [5, 13], declTag: [5, 16], typeTag: [5, 17], enum64: [6, 0] } as const;
+  for (const f of ['float', 'declTag', 'typeTag', 'enum64'] as const) {
+    if (kernelAtLeast(since[f][0], since[f][1])) assert.equal(haveBtfFeature(sys, f), true, f);
+  }
+  // The rewritten BTF of the corpus object is well-formed for the kernel itself.
+  const spec = loadObjectFile(join(ROOT, 'testdata', 'corpus', 'btf_kinds.bpf.o'));
+  const fd = sys.btfLoad({ btf: encodeBtf(sanitizeBtf(spec.btf, { float: false, declTag: false, typeTag: false, enum64: false })) });
+  sys.close(fd);
+});
+
+kernelTest('btf_kinds.bpf.o on a kernel that refuses float, decl_tag and type_tag (as 5.12 does): it loads and returns 42', () => {
+  const real = defaultSys();
+  const refused = new Set(['float', 'decl_tag', 'type_tag', 'enum64']);
+  const loaded: Btf[] = [];
+  const old: Sys = Object.create(real);
+  old.btfLoad = (a) => {
+    const btf = parseBtf(a.btf);
+    if (btf.types.some((t) => refused.has(t.kind))) throw new SysError('bpf', 22 /* EINVAL */, 'BPF_BTF_LOAD');
+    loaded.push(btf);
+    return real.btfLoad(a);
+  };
+  const spec = loadObjectFile(join(ROOT, 'testdata', 'corpus', 'btf_kinds.bpf.o'));
+  assert.deepEqual(['float', 'decl_tag', 'type_tag'].map((k) => spec.btf.types.some((t) => t.kind === k)), [true, true, true]);
+  // The real kernel takes the object as it is.
+  using plain = Collection.load(spec);
+  assert.equal(plain.program('sum').testRun().retval, 42);
+  using coll = Collection.load(spec, { sys: old });
+  assert.equal(coll.program('sum').testRun().retval, 42);
+  assert.equal(coll.variable('tagged').get() !== undefined, true);
+  assert.equal(loaded.length, 1);
+  assert.deepEqual(loaded[0]!.types.filter((t) => refused.has(t.kind)), []);
+  assert.equal(loaded[0]!.count, spec.btf.count, 'type ids kept');
 });

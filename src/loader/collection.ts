@@ -12,7 +12,8 @@ import type { Sys } from '../sys/types.js';
 import { BtfLoadError } from './errors.js';
 import { BpfMap } from './map.js';
 import { loadProgram, Program, type ProgramLoadOptions } from './program.js';
-import { checkKernelFloor } from './probe.js';
+import { btfFeatures, checkKernelFloor } from './probe.js';
+import { sanitizeBtf } from '../btf/sanitize.js';
 import { userCoreTarget } from './core.js';
 
 export interface LoadOptions extends ProgramLoadOptions {
@@ -109,7 +110,8 @@ export class Collection {
 }
 
 function loadBtf(sys: Sys, btf: Btf, logSize = 1 << 20): number {
-  const bytes = encodeBtf(btf);
+  // Kinds newer than the kernel (float, decl_tag, type_tag, enum64) rewritten, as libbpf does.
+  const bytes = encodeBtf(sanitizeBtf(btf, btfFeatures(sys)));
   try {
     return sys.btfLoad({ btf: bytes });
   } catch (e) {

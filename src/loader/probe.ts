@@ -2,6 +2,8 @@
  * Memoised feature probes. They run only to explain a failure ("not supported" rather
  * than a bare EINVAL), so a successful load never pays for them.
  */
+import { Btf, encodeBtf, StringTable, type BtfType } from '../btf/index.js';
+import type { BtfFeatures } from '../btf/sanitize.js';
 import { NotSupportedError } from '../errors.js';
 import * as C from '../sys/constants.js';
 import type { Sys } from '../sys/types.js';
@@ -87,4 +89,36 @@ export function checkKernelFloor(sys: Sys): void {
     `the BPF ring buffer (Linux >= ${KERNEL_FLOOR.join('.')}), which tsbpf needs`,
     `running Linux ${release}; tsbpf supports Linux ${KERNEL_FLOOR.join('.')} and later`,
   );
+}
+
+/** A tiny BTF with one construct, for the BTF feature probes. */
+function probeBtf(types: BtfType[]): Uint8Array {
+  return encodeBtf(new Btf([{ kind: 'void', name: '' }, ...types], StringTable.empty()));
+}
+
+const INT: BtfType = { kind: 'int', name: 'int', size: 4, encoding: 1, bitOffset: 0, bits: 32 };
+const BTF_PROBES: Record<keyof BtfFeatures, BtfType[]> = {
+  float: [{ kind: 'float', name: 'float', size: 4 }],
+  declTag: [INT, { kind: 'struct', name: 's', size: 4, kflag: false, members: [{ name: 'a', type: 1, bitOffset: 0, bitfieldSize: 0 }] }, { kind: 'decl_tag', name: 'tag', type: 2, componentIdx: -1 }],
+  typeTag: [INT, { kind: 'type_tag', name: 'tag', type: 1 }, { kind: 'ptr', name: '', type: 2 }],
+  enum64: [{ kind: 'enum64', name: 'e', size: 8, signed: false, values: [{ name: 'E', value: 1n << 40n }] }],
+};
+
+/** Whether BPF_BTF_LOAD takes this construct (each probed once, when an object has it). */
+export function haveBtfFeature(sys: Sys, feature: keyof BtfFeatures): boolean {
+  return memo(sys, `btf:${feature}`, () => {
+    const fd = sys.btfLoad({ btf: probeBtf(BTF_PROBES[feature]) });
+    sys.close(fd);
+    return true;
+  });
+}
+
+/** The kernel's BTF features, probed lazily: only what an object's BTF uses is asked. */
+export function btfFeatures(sys: Sys): BtfFeatures {
+  return {
+    get float() { return haveBtfFeature(sys, 'float'); },
+    get declTag() { return haveBtfFeature(sys, 'declTag'); },
+    get typeTag() { return haveBtfFeature(sys, 'typeTag'); },
+    get enum64() { return haveBtfFeature(sys, 'enum64'); },
+  };
 }
