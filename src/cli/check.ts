@@ -2,18 +2,19 @@
  * tsbpf check: does every program of this object pass the verifier on this kernel?
  */
 import { Collection, VerifierError } from '../loader/index.js';
+import { coreCause } from '../loader/core.js';
 import { linkProgram, loadObjectFile, PIN_BY_NAME, PIN_NONE } from '../object/index.js';
 import { mapTypeName, progTypeName } from '../sys/constants.js';
 import { reportError } from './main.js';
 import { applyMapSizes, type MapSizes } from './map-sizes.js';
 
-export function checkCommand(path: string, opts: { logLevel: number; mapSizes?: MapSizes }): number {
+export function checkCommand(path: string, opts: { logLevel: number; mapSizes?: MapSizes; btf?: string }): number {
   const spec = loadObjectFile(path);
   applyMapSizes(spec, opts.mapSizes);
   // A check leaves nothing behind: maps pinned by name are created unpinned, and it says so.
   const unpinned = spec.maps.filter((m) => m.pinning === PIN_BY_NAME).map((m) => m.name);
   for (const m of spec.maps) if (m.pinning === PIN_BY_NAME) m.pinning = PIN_NONE;
-  const coll = Collection.load(spec, { collectFailures: true, logLevel: opts.logLevel });
+  const coll = Collection.load(spec, { collectFailures: true, logLevel: opts.logLevel, targetBtf: opts.btf });
   try {
     const rows: string[][] = [['PROGRAM', 'TYPE', 'SECTION', 'INSNS', 'VERIFIED']];
     const skipped: string[] = [];
@@ -37,7 +38,10 @@ export function checkCommand(path: string, opts: { logLevel: number; mapSizes?: 
       if (p.log) process.stderr.write(`--- verifier log of ${p.name}\n${p.log.trimEnd()}\n`);
     }
     for (const [name, err] of coll.failures) {
-      if (err instanceof VerifierError) process.stderr.write(`--- program ${name} rejected (${err.code}); verifier log:\n${err.log.trimEnd()}\n`);
+      if (err instanceof VerifierError) {
+        const cause = coreCause(err); // an unresolved CO-RE relocation the verifier reached
+        process.stderr.write(`--- program ${name} rejected (${err.code})${cause ? `: ${cause}` : ''}; verifier log:\n${err.log.trimEnd()}\n`);
+      }
       else reportError(err);
     }
     const ok = coll.programs.size;

@@ -31,9 +31,10 @@ export async function main(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'print the verifier log of accepted programs too (same as --log-level 1)')
     .option('--max-entries <map=n>', "set a map's max_entries before load (repeatable)", (v: string, p?: MapSizes) => addMapSize('--max-entries', v, p))
     .option('--value-size <map=n>', "set a map's value size before load, e.g. a STACK_TRACE map's (repeatable)", (v: string, p?: MapSizes) => addMapSize('--value-size', v, p))
+    .option('--btf <file>', BTF_OPTION_HELP)
     .addHelpText('after', '\nExample:\n  tsbpf check exitsnoop.bpf.o\n\nExit status: 0 when every program is accepted, 1 otherwise (the verifier log goes to stderr).')
-    .action((object: string, opts: { logLevel: number; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes }) => {
-      status = checkCommand(object, { logLevel: opts.verbose && !opts.logLevel ? 1 : opts.logLevel, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize) });
+    .action((object: string, opts: { logLevel: number; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
+      status = checkCommand(object, { logLevel: opts.verbose && !opts.logLevel ? 1 : opts.logLevel, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf });
     });
 
   registerExitsnoop(program);
@@ -47,13 +48,14 @@ export async function main(argv: string[]): Promise<number> {
     .option('-v, --verbose', 'say what is attached')
     .option('--max-entries <map=n>', "set a map's max_entries before load (repeatable)", (v: string, p?: MapSizes) => addMapSize('--max-entries', v, p))
     .option('--value-size <map=n>', "set a map's value size before load, e.g. a STACK_TRACE map's (repeatable)", (v: string, p?: MapSizes) => addMapSize('--value-size', v, p))
+    .option('--btf <file>', BTF_OPTION_HELP)
     .allowUnknownOption()
     .passThroughOptions()
     .addHelpText('after', '\nExamples:\n  tsbpf run package.json\n  tsbpf run execs.bpf.o -j | jq .comm\n  tsbpf run package.json -- --min_duration_ms 10')
-    .action(async (file: string, args: string[], opts: { json?: boolean; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes }) => {
+    .action(async (file: string, args: string[], opts: { json?: boolean; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
       // Options after FILE pass through untouched; take ours out, leave the program's.
-      const own: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes } = {
-        json: opts.json, verbose: opts.verbose, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize),
+      const own: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string } = {
+        json: opts.json, verbose: opts.verbose, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf,
       };
       const rest: string[] = [];
       for (let i = 0; i < args.length; i++) {
@@ -63,7 +65,11 @@ export async function main(argv: string[]): Promise<number> {
         else if (a === '--max-entries' || a === '--value-size') {
           if (i + 1 >= args.length) throw new TsbpfError(`${a} needs MAP=N`);
           own.mapSizes = addMapSize(a, args[++i]!, own.mapSizes);
-        } else rest.push(a);
+        } else if (a === '--btf') {
+          if (i + 1 >= args.length) throw new TsbpfError('--btf needs a file');
+          own.btf = args[++i];
+        } else if (a.startsWith('--btf=')) own.btf = a.slice('--btf='.length);
+        else rest.push(a);
       }
       status = await runCommand(file, rest, own);
     });
@@ -83,6 +89,9 @@ function mergeSizes(a?: MapSizes, b?: MapSizes): MapSizes | undefined {
   for (const [name, s] of b) a.set(name, { ...a.get(name), ...s });
   return a;
 }
+
+export const BTF_OPTION_HELP =
+  "the running kernel's BTF as a file, for kernels without /sys/kernel/btf/vmlinux; tsbpf then does CO-RE itself (default: $BTF_FILE_PATH)";
 
 export function reportError(e: unknown): number {
   if (e instanceof VerifierError || e instanceof BtfLoadError) {

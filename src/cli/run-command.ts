@@ -7,7 +7,7 @@ import type { MapSizes } from './map-sizes.js';
 import { run, type Runnable } from './run.js';
 
 /** `tsbpf run FILE [args]`: FILE is a .bpf.o object or an eunomia package.json. */
-export async function runCommand(file: string, args: string[], opts: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes }): Promise<number> {
+export async function runCommand(file: string, args: string[], opts: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string }): Promise<number> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);

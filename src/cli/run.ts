@@ -34,6 +34,8 @@ export interface Runnable {
 export interface RunOptions {
   json?: boolean;
   verbose?: boolean;
+  /** The kernel's BTF as a file: CO-RE against it, in user space (LoadOptions.targetBtf). */
+  btf?: string;
   /** Program arguments: --name value, --flag, -h. */
   args: string[];
   signal?: AbortSignal;
@@ -71,7 +73,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   const sampled = exportMap ? undefined : input.skel?.maps.find((m) => m.sample);
   const sampler = sampled && new MapSampler(spec, sampled.name, sampled.sample!);
 
-  using coll = Collection.load(spec);
+  using coll = Collection.load(spec, { targetBtf: opts.btf });
   using links = attachAll(coll);
   if (opts.verbose) {
     for (const l of links) process.stderr.write(`tsbpf: attached ${l.program.name} (${l.program.section})\n`);

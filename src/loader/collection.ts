@@ -16,6 +16,9 @@ import { BtfLoadError } from './errors.js';
 import { resolveExterns, type ExternOptions } from './externs.js';
 import { BpfMap, unpinPath } from './map.js';
 import { loadProgram, Program, type ProgramLoadOptions } from './program.js';
+import { btfFeatures, checkKernelFloor } from './probe.js';
+import { sanitizeBtf } from '../btf/sanitize.js';
+import { userCoreTarget } from './core.js';
 
 export interface LoadOptions extends ProgramLoadOptions, ExternOptions {
   sys?: Sys;
@@ -54,6 +57,10 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: LoadOptions = {}): Collection {
     const sys = opts.sys ?? defaultSys();
+    checkKernelFloor(sys);
+    // Who does CO-RE, and a target BTF that cannot be read, are settled once up front
+    // rather than failing every program alike.
+    if ([...(spec.btfExt?.coreRelos.values() ?? [])].some((l) => l.length > 0)) userCoreTarget(sys, opts, `object ${spec.name}`);
     const btfFd = loadBtf(sys, spec.btf, opts.logSize);
     const coll = new Collection(sys, spec, btfFd);
     let externs;
@@ -194,7 +201,8 @@ export class Collection {
 }
 
 function loadBtf(sys: Sys, btf: Btf, logSize = 1 << 20): number {
-  const bytes = encodeBtf(btf);
+  // Kinds newer than the kernel (float, decl_tag, type_tag, enum64) rewritten, as libbpf does.
+  const bytes = encodeBtf(sanitizeBtf(btf, btfFeatures(sys)));
   try {
     return sys.btfLoad({ btf: bytes });
   } catch (e) {

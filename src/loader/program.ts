@@ -12,8 +12,9 @@ import { VerifierError } from './errors.js';
 import { patchExterns, poisonedKfunc, type ResolvedExterns } from './externs.js';
 import { kernelObjectName, pinObject, unpinPath } from './map.js';
 import { haveProgType } from './probe.js';
+import { applyCore, explainPoisoned, type CoreLoadOptions } from './core.js';
 
-export interface ProgramLoadOptions {
+export interface ProgramLoadOptions extends CoreLoadOptions {
   /** Verifier log level for the first attempt (0: log only on failure). */
   logLevel?: number;
   /** Initial log buffer size; it grows when the kernel says ENOSPC. */
@@ -111,6 +112,8 @@ export function loadProgram(
     patchExterns(linked, externs, prog.name);
   }
   patchMapRefs(linked, mapFds, prog.name);
+  // User-space CO-RE (when chosen) patches the instructions and drops the records.
+  const core = applyCore(sys, spec.btf, linked, prog.name, opts);
   const hasExt = btfFd !== undefined && linked.funcInfo.length > 0;
   const attr = {
     progType: prog.progType,
@@ -189,7 +192,7 @@ export function loadProgram(
         throw new NotSupportedError(`${C.progTypeName(prog.progType)} programs`, `program ${prog.name} in ${prog.section}`);
       }
       const log = logBuf ? cString(logBuf) : '';
-      throw new VerifierError(prog.name, e.code, log, e.code === 'ENOSPC');
+      throw explainPoisoned(new VerifierError(prog.name, e.code, log, e.code === 'ENOSPC'), core?.outcomes, core?.target);
     }
   }
 }

@@ -82,6 +82,8 @@ export interface FakeCall {
 export interface FakeSysOptions {
   possibleCpus?: number;
   pageSize?: number;
+  /** What kernelRelease() says (default "6.18.0-fake"). */
+  kernelRelease?: string;
   /** First fd handed out; real processes start near 3, a distinct range catches fd mix-ups. */
   firstFd?: number;
 }
@@ -107,6 +109,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   objPin: ['bpf', 'BPF_OBJ_PIN'],
   objGet: ['bpf', 'BPF_OBJ_GET'],
   progGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
+  progXlatedInsns: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   mapGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   linkGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   btfGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
@@ -131,6 +134,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   mount: ['mount'],
   possibleCpus: ['possibleCpus'],
   pageSize: ['pageSize'],
+  kernelRelease: ['uname'],
 };
 
 // ---------------------------------------------------------------------------------------
@@ -257,10 +261,12 @@ export class FakeSys implements Sys {
   private nextAddress = 0x7f0000000000n;
   private readonly cpus: number;
   private readonly page: number;
+  private readonly uname: string;
 
   constructor(opts: FakeSysOptions = {}) {
     this.cpus = opts.possibleCpus ?? 2;
     this.page = opts.pageSize ?? 4096;
+    this.uname = opts.kernelRelease ?? '6.18.0-fake';
     this.nextFd = opts.firstFd ?? 100;
   }
 
@@ -614,6 +620,12 @@ export class FakeSys implements Sys {
   // -------------------------------------------------------------------------------------
   // introspection
 
+  /** The fake verifier changes nothing: the instructions as loaded. */
+  progXlatedInsns(fd: number): Uint8Array {
+    this.enter('progXlatedInsns', [fd]);
+    return this.obj(fd, 'prog', 'progXlatedInsns').attr.insns.slice();
+  }
+
   progGetInfo(fd: number): ProgInfo {
     this.enter('progGetInfo', [fd]);
     const p = this.obj(fd, 'prog', 'progGetInfo');
@@ -853,6 +865,10 @@ export class FakeSys implements Sys {
 
   pageSize(): number {
     return this.page;
+  }
+
+  kernelRelease(): string {
+    return this.uname;
   }
 }
 

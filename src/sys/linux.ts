@@ -11,6 +11,7 @@
  * has returned.
  */
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { createRequire } from 'node:module';
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import {
@@ -622,6 +623,20 @@ export class LinuxSys implements Sys {
     };
   }
 
+  progXlatedInsns(fd: number): Uint8Array {
+    const first = this.block(PROG_INFO_SIZE);
+    this.objInfo(fd, first);
+    const len = first.dv.getUint32(20, true);
+    if (len === 0) return new Uint8Array(0);
+    // Second call with room: xlated_prog_len (20) and the xlated_prog_insns pointer (32).
+    const buf = this.block(len);
+    const info = this.block(PROG_INFO_SIZE);
+    info.dv.setUint32(20, len, true);
+    setPtr(info.dv, 32, buf.addr);
+    this.objInfo(fd, info, buf);
+    return buf.u8.slice(0, Math.min(len, info.dv.getUint32(20, true)));
+  }
+
   mapGetInfo(fd: number): MapInfo {
     const info = this.block(MAP_INFO_SIZE);
     this.objInfo(fd, info);
@@ -839,6 +854,10 @@ export class LinuxSys implements Sys {
   pageSize(): number {
     this.page ??= this.n.sysconf(SC_PAGESIZE);
     return this.page;
+  }
+
+  kernelRelease(): string {
+    return release();
   }
 }
 
