@@ -30,9 +30,10 @@ import { TsbpfError } from '../src/errors.js';
 import { parseElf, SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, SHT_SYMTAB, type ElfFile } from '../src/elf/index.js';
 import { decodeValue, encodeBtf, parseBtf, parseBtfExt, type Btf } from '../src/btf/index.js';
 import { linkProgram, parseObject } from '../src/object/index.js';
+import { applyCoreRelocations } from '../src/btf/core.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-const FIXTURES = ['maps', 'globals', 'subprog', 'core', 'rejected', 'tracepoint'];
+const FIXTURES = ['maps', 'globals', 'subprog', 'core', 'rejected', 'tracepoint', 'corpus/legacy', 'corpus/mapinmap', 'corpus/tailcall'];
 
 /** Number of cases; at least 5,000 by default. */
 const FUZZ_CASES = Number(process.env.FUZZ_CASES ?? 6000);
@@ -633,7 +634,13 @@ function runCase(c: Case, rng: Rng): { elf: boolean; btf: boolean; object: boole
   const spec = attempt('parseObject', () => parseObject(c.bytes, c.fixture));
   if (spec) {
     got.object = true;
-    for (const p of spec.programs) attempt(`linkProgram(${p.name})`, () => linkProgram(spec, p));
+    for (const p of spec.programs) {
+      const linked = attempt(`linkProgram(${p.name})`, () => linkProgram(spec, p));
+      // User-space CO-RE on mutated records and BTF, against the object's own BTF.
+      if (linked?.coreRelos.length) {
+        attempt(`applyCoreRelocations(${p.name})`, () => applyCoreRelocations(p.name, spec.btf, linked.coreRelos, linked.insns, [{ btf: spec.btf, name: 'self' }]));
+      }
+    }
     walkBtf(spec.btf, rng, 'object BTF');
   }
   return got;

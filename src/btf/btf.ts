@@ -24,6 +24,11 @@ export class Btf {
     /** types[0] is void; a type's id is its index. */
     readonly types: BtfType[],
     readonly strings: StringTable,
+    /**
+     * Split BTF (a kernel module's): the ids below this belong to the base BTF
+     * (vmlinux), whose types and strings come first here, as the kernel numbers them.
+     */
+    readonly baseCount = 0,
   ) {}
 
   get count(): number {
@@ -50,6 +55,11 @@ export class Btf {
     }
     const ids = this.byNameIndex.get(name) ?? [];
     return kind ? ids.filter((id) => this.types[id]!.kind === kind) : ids;
+  }
+
+  /** Ids of this BTF's own types with this name (split BTF: not the base's). */
+  ownIdsByName(name: string, kind?: BtfType['kind']): number[] {
+    return this.idsByName(name, kind).filter((id) => id >= this.baseCount);
   }
 
   /** The first type with this name (and kind), or undefined. */
@@ -126,7 +136,15 @@ export class Btf {
   }
 }
 
-export function parseBtf(bytes: Uint8Array): Btf {
+export interface ParseBtfOptions {
+  /**
+   * Parse split BTF on top of this base (/sys/kernel/btf/<module> on vmlinux): type ids
+   * continue after the base's, string offsets after the base's string section.
+   */
+  base?: Btf;
+}
+
+export function parseBtf(bytes: Uint8Array, opts: ParseBtfOptions = {}): Btf {
   const v = new ByteView(bytes, 'BTF');
   if (v.length < HEADER_LEN) throw new ParseError('BTF', `${v.length} bytes is too short for a BTF header`);
   const magic = v.u16(0);
@@ -140,14 +158,28 @@ export function parseBtf(bytes: Uint8Array): Btf {
   if (hdrLen < HEADER_LEN) throw new ParseError('BTF', `header length ${hdrLen} is shorter than ${HEADER_LEN}`);
   const typeOff = v.u32(8), typeLen = v.u32(12), strOff = v.u32(16), strLen = v.u32(20);
   const typeBytes = v.slice(hdrLen + typeOff, typeLen, 'type section');
-  const strings = new StringTable(v.slice(hdrLen + strOff, strLen, 'string section'));
-  const types = parseTypes(new ByteView(typeBytes, 'BTF'), strings);
-  validateRefs(types);
-  return new Btf(types, strings);
+  const own = v.slice(hdrLen + strOff, strLen, 'string section');
+  const base = opts.base;
+  if (!base) {
+    const strings = new StringTable(own);
+    const types = parseTypes(new ByteView(typeBytes, 'BTF'), strings, [{ kind: 'void', name: '' }]);
+    validateRefs(types, 0);
+    return new Btf(types, strings);
+  }
+  if (base.baseCount) throw new ParseError('BTF', 'split BTF on top of split BTF is not supported');
+  // The split part's strings start with their own empty string, at the base's length.
+  if (own.byteLength > 0 && own[0] !== 0) throw new ParseError('BTF', 'split BTF string section does not start with an empty string');
+  const baseStrings = base.strings.encode();
+  const joined = new Uint8Array(baseStrings.byteLength + own.byteLength);
+  joined.set(baseStrings);
+  joined.set(own, baseStrings.byteLength);
+  const strings = new StringTable(joined);
+  const types = parseTypes(new ByteView(typeBytes, 'BTF'), strings, base.types.slice());
+  validateRefs(types, base.count);
+  return new Btf(types, strings, base.count);
 }
 
-function parseTypes(v: ByteView, strings: StringTable): BtfType[] {
-  const types: BtfType[] = [{ kind: 'void', name: '' }];
+function parseTypes(v: ByteView, strings: StringTable, types: BtfType[]): BtfType[] {
   let o = 0;
   while (o < v.length) {
     const id = types.length;
@@ -259,12 +291,13 @@ function parseTypes(v: ByteView, strings: StringTable): BtfType[] {
 }
 
 /** Every type reference must name an existing type, so later walks cannot fall off the table. */
-function validateRefs(types: BtfType[]): void {
+function validateRefs(types: BtfType[], from: number): void {
   const n = types.length;
   const check = (from: number, to: number) => {
     if (to >= n) throw new ParseError('BTF', `type ${from} refers to missing type ${to}`);
   };
   types.forEach((t, id) => {
+    if (id < from) return;
     switch (t.kind) {
       case 'ptr': case 'typedef': case 'volatile': case 'const': case 'restrict': case 'type_tag':
       case 'func': case 'var': case 'decl_tag':
@@ -291,6 +324,7 @@ function validateRefs(types: BtfType[]): void {
 
 /** Encodes types and strings back into the BTF wire format (little-endian). */
 export function encodeBtf(btf: Btf): Uint8Array {
+  if (btf.baseCount) throw new ParseError('BTF', 'encoding split BTF is not supported (it is only read, from kernel modules)');
   const strings = btf.strings;
   const words: number[] = [];
   const push = (...w: number[]) => { for (const x of w) words.push(x >>> 0); };

@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { TsbpfError } from '../errors.js';
+import { ParseError, TsbpfError } from '../errors.js';
 import { parseBtf, type Btf } from './btf.js';
 
 export const VMLINUX_BTF_PATH = '/sys/kernel/btf/vmlinux';
@@ -19,12 +19,20 @@ export function kernelBtf(path = process.env.BTF_FILE_PATH || VMLINUX_BTF_PATH):
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       throw new TsbpfError(
-        err.code === 'ENOENT'
-          ? `kernel BTF not found at ${path}: this kernel was built without CONFIG_DEBUG_INFO_BTF (tsbpf needs Linux >= 5.8 with BTF)`
-          : `cannot read kernel BTF ${path}: ${err.message}`,
+        err.code !== 'ENOENT'
+          ? `cannot read kernel BTF ${path}: ${err.message}`
+          : path === VMLINUX_BTF_PATH
+            ? `kernel BTF not found at ${path}: this kernel was built without CONFIG_DEBUG_INFO_BTF; give its BTF as a file (--btf FILE, BTF_FILE_PATH; e.g. from BTFHub) or use Linux >= 5.8 with BTF`
+            : `kernel BTF not found at ${path} (${process.env.BTF_FILE_PATH === path ? 'BTF_FILE_PATH' : 'the target BTF file'}): no such file`,
       );
     }
-    btf = parseBtf(bytes);
+    try {
+      btf = parseBtf(bytes);
+    } catch (e) {
+      // A target BTF file may be anything: say which file is not BTF.
+      if (e instanceof ParseError) throw new ParseError(path, e.message);
+      throw e;
+    }
     cache.set(path, btf);
   }
   return btf;

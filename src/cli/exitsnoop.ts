@@ -4,6 +4,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_RINGBUF_SIZE, exitsnoop, type ExitsnoopOptions, type OutputFormat } from '../tools/exitsnoop/index.js';
+import { BTF_OPTION_HELP } from './main.js';
 
 const HELP = `
 What is reported:
@@ -60,6 +61,7 @@ export function registerExitsnoop(program: Command): void {
     .option('--summary', 'print no events; when the run ends, print exits by name and reason, failures, losses and a lifetime histogram')
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', durationNs)
     .option('--ringbuf-size <bytes>', `ring buffer size, a power of two (default ${DEFAULT_RINGBUF_SIZE >> 20}M)`, sizeArg)
+    .option('--btf <file>', BTF_OPTION_HELP)
     .addHelpText('after', HELP)
     .action(async (o: CliOptions) => {
       const ac = new AbortController();
@@ -93,6 +95,7 @@ interface CliOptions {
   summary?: boolean;
   duration?: bigint;
   ringbufSize?: number;
+  btf?: string;
 }
 
 function toOptions(o: CliOptions): ExitsnoopOptions {
@@ -109,6 +112,7 @@ function toOptions(o: CliOptions): ExitsnoopOptions {
     minAgeNs: o.minAge,
     ringbufSize: o.ringbufSize,
     summary: o.summary,
+    btf: o.btf,
   };
 }
 

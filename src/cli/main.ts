@@ -10,6 +10,7 @@ import { registerBuild } from './build.js';
 import { registerBtfCommand } from './btf.js';
 import { checkCommand } from './check.js';
 import { registerExitsnoop } from './exitsnoop.js';
+import { addMapSize, type MapSizes } from './map-sizes.js';
 import { runCommand } from './run-command.js';
 
 export async function main(argv: string[]): Promise<number> {
@@ -28,9 +29,12 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<object>', 'a clang-compiled BPF object (.bpf.o)')
     .option('--log-level <n>', 'verifier log level to request even on success (1: instructions, 2: states, 4: stats)', parseLevel, 0)
     .option('-v, --verbose', 'print the verifier log of accepted programs too (same as --log-level 1)')
+    .option('--max-entries <map=n>', "set a map's max_entries before load (repeatable)", (v: string, p?: MapSizes) => addMapSize('--max-entries', v, p))
+    .option('--value-size <map=n>', "set a map's value size before load, e.g. a STACK_TRACE map's (repeatable)", (v: string, p?: MapSizes) => addMapSize('--value-size', v, p))
+    .option('--btf <file>', BTF_OPTION_HELP)
     .addHelpText('after', '\nExample:\n  tsbpf check exitsnoop.bpf.o\n\nExit status: 0 when every program is accepted, 1 otherwise (the verifier log goes to stderr).')
-    .action((object: string, opts: { logLevel: number; verbose?: boolean }) => {
-      status = checkCommand(object, { logLevel: opts.verbose && !opts.logLevel ? 1 : opts.logLevel });
+    .action((object: string, opts: { logLevel: number; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
+      status = checkCommand(object, { logLevel: opts.verbose && !opts.logLevel ? 1 : opts.logLevel, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf });
     });
 
   registerExitsnoop(program);
@@ -42,17 +46,31 @@ export async function main(argv: string[]): Promise<number> {
     .argument('[args...]', "the program's own options: --NAME VALUE for its global variables (-h lists them)")
     .option('-j, --json', 'one JSON object per event')
     .option('-v, --verbose', 'say what is attached')
+    .option('--max-entries <map=n>', "set a map's max_entries before load (repeatable)", (v: string, p?: MapSizes) => addMapSize('--max-entries', v, p))
+    .option('--value-size <map=n>', "set a map's value size before load, e.g. a STACK_TRACE map's (repeatable)", (v: string, p?: MapSizes) => addMapSize('--value-size', v, p))
+    .option('--btf <file>', BTF_OPTION_HELP)
     .allowUnknownOption()
     .passThroughOptions()
     .addHelpText('after', '\nExamples:\n  tsbpf run package.json\n  tsbpf run execs.bpf.o -j | jq .comm\n  tsbpf run package.json -- --min_duration_ms 10')
-    .action(async (file: string, args: string[], opts: { json?: boolean; verbose?: boolean }) => {
+    .action(async (file: string, args: string[], opts: { json?: boolean; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
       // Options after FILE pass through untouched; take ours out, leave the program's.
-      const own = { json: opts.json, verbose: opts.verbose };
-      const rest = args.filter((a) => {
-        if (a === '-j' || a === '--json') return !(own.json = true);
-        if (a === '-v' || a === '--verbose') return !(own.verbose = true);
-        return true;
-      });
+      const own: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string } = {
+        json: opts.json, verbose: opts.verbose, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf,
+      };
+      const rest: string[] = [];
+      for (let i = 0; i < args.length; i++) {
+        const a = args[i]!;
+        if (a === '-j' || a === '--json') own.json = true;
+        else if (a === '-v' || a === '--verbose') own.verbose = true;
+        else if (a === '--max-entries' || a === '--value-size') {
+          if (i + 1 >= args.length) throw new TsbpfError(`${a} needs MAP=N`);
+          own.mapSizes = addMapSize(a, args[++i]!, own.mapSizes);
+        } else if (a === '--btf') {
+          if (i + 1 >= args.length) throw new TsbpfError('--btf needs a file');
+          own.btf = args[++i];
+        } else if (a.startsWith('--btf=')) own.btf = a.slice('--btf='.length);
+        else rest.push(a);
+      }
       status = await runCommand(file, rest, own);
     });
 
@@ -64,6 +82,16 @@ export async function main(argv: string[]): Promise<number> {
     return reportError(e);
   }
 }
+
+/** check's two size options, each a MapSizes of its own, as one. */
+function mergeSizes(a?: MapSizes, b?: MapSizes): MapSizes | undefined {
+  if (!a || !b) return a ?? b;
+  for (const [name, s] of b) a.set(name, { ...a.get(name), ...s });
+  return a;
+}
+
+export const BTF_OPTION_HELP =
+  "the running kernel's BTF as a file, for kernels without /sys/kernel/btf/vmlinux; tsbpf then does CO-RE itself (default: $BTF_FILE_PATH)";
 
 export function reportError(e: unknown): number {
   if (e instanceof VerifierError || e instanceof BtfLoadError) {

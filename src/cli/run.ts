@@ -17,6 +17,7 @@ import { RingBuffer } from '../ringbuf/index.js';
 import * as C from '../sys/constants.js';
 import { defaultSys } from '../sys/index.js';
 import { applyArgs, DUMMY_VARIABLE, usage } from './program-args.js';
+import { applyMapSizes, type MapSizes } from './map-sizes.js';
 import { MapSampler } from './sample.js';
 
 /** What `run` needs, whether it came from a .bpf.o or a package.json. */
@@ -33,10 +34,14 @@ export interface Runnable {
 export interface RunOptions {
   json?: boolean;
   verbose?: boolean;
+  /** The kernel's BTF as a file: CO-RE against it, in user space (LoadOptions.targetBtf). */
+  btf?: string;
   /** Program arguments: --name value, --flag, -h. */
   args: string[];
   signal?: AbortSignal;
   out?: NodeJS.WritableStream;
+  /** --max-entries / --value-size MAP=N, applied before load. */
+  mapSizes?: MapSizes;
 }
 
 /** The struct events are decoded with: the export type, else the header structs ecc kept. */
@@ -59,6 +64,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     out.write(usage(spec, input.skel));
     return 0;
   }
+  applyMapSizes(spec, opts.mapSizes);
   const exportMap = spec.maps.find((m) => m.type === C.BPF_MAP_TYPE_RINGBUF || m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY);
   const typeId = eventType(spec, input.exportTypeId);
   if (exportMap && typeId === undefined) {
@@ -67,7 +73,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   const sampled = exportMap ? undefined : input.skel?.maps.find((m) => m.sample);
   const sampler = sampled && new MapSampler(spec, sampled.name, sampled.sample!);
 
-  using coll = Collection.load(spec);
+  using coll = Collection.load(spec, { targetBtf: opts.btf });
   using links = attachAll(coll);
   if (opts.verbose) {
     for (const l of links) process.stderr.write(`tsbpf: attached ${l.program.name} (${l.program.section})\n`);

@@ -14,6 +14,7 @@
  */
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import type { Collection, Program } from '../loader/index.js';
+import { pinObject, unpinPath } from '../loader/map.js';
 import {
   BPF_PERF_EVENT,
   PERF_EVENT_IOC_ENABLE,
@@ -75,6 +76,7 @@ export class AttachError extends TsbpfError {
  */
 export class Link {
   private closed = false;
+  private pinned?: string;
 
   constructor(
     private readonly sys: Sys,
@@ -95,6 +97,32 @@ export class Link {
       throw new TsbpfError(`program ${this.program.name} was attached with PERF_EVENT_IOC_SET_BPF (kernel without BPF perf links): there is no BPF link to describe`);
     }
     return this.sys.linkGetInfo(this.fd);
+  }
+
+  /** Where pin() pinned the link, if it did. */
+  get pinnedPath(): string | undefined {
+    return this.pinned;
+  }
+
+  /**
+   * Pins the BPF link at `path` on a bpffs: the program stays attached after this
+   * process ends, until the pin is removed.
+   */
+  pin(path: string): void {
+    if (this.closed) throw new TsbpfError(`link of program ${this.program.name} is closed`);
+    if (!this.bpfLink) {
+      throw new TsbpfError(`program ${this.program.name} was attached with PERF_EVENT_IOC_SET_BPF (kernel without BPF perf links): there is no BPF link to pin`);
+    }
+    if (this.pinned === path) return;
+    pinObject(this.sys, this.fd, path, `link of program ${this.program.name}`);
+    this.pinned = path;
+  }
+
+  /** Removes the pin made by pin(); the link then lives as long as its fds. */
+  unpin(): void {
+    if (!this.pinned) throw new TsbpfError(`link of program ${this.program.name} is not pinned`);
+    unpinPath(this.pinned, `link of program ${this.program.name}`);
+    this.pinned = undefined;
   }
 
   /** Detaches: closes the link and its perf event. Idempotent. */

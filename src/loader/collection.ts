@@ -2,21 +2,37 @@
  * ObjectSpec -> kernel objects: BTF, maps (with global data written and .rodata
  * frozen), then programs. Anything created before a failure is closed again.
  */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { decodeValue, encodeBtf, encodeValue, type Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
-import type { MapSpec, ObjectSpec, VariableSpec } from '../object/index.js';
+import { bpffsPath } from '../link/fs.js';
+import { PIN_BY_NAME, type MapSpec, type ObjectSpec, type VariableSpec } from '../object/index.js';
 import * as C from '../sys/constants.js';
 import { defaultSys } from '../sys/index.js';
 import { SysError } from '../sys/errors.js';
 import type { Sys } from '../sys/types.js';
 import { BtfLoadError } from './errors.js';
-import { BpfMap } from './map.js';
+import { resolveExterns, type ExternOptions } from './externs.js';
+import { BpfMap, unpinPath } from './map.js';
 import { loadProgram, Program, type ProgramLoadOptions } from './program.js';
+import { btfFeatures, checkKernelFloor } from './probe.js';
+import { sanitizeBtf } from '../btf/sanitize.js';
+import { userCoreTarget } from './core.js';
 
-export interface LoadOptions extends ProgramLoadOptions {
+export interface LoadOptions extends ProgramLoadOptions, ExternOptions {
   sys?: Sys;
-  /** Load only these programs (default: all). */
+  /**
+   * Load only these programs, whatever their autoload. Default: every program whose
+   * `autoload` is not false (SEC("?...") programs are not loaded unless asked).
+   */
   programs?: string[];
+  /**
+   * Directory of the maps the object pins by name (LIBBPF_PIN_BY_NAME), libbpf's
+   * pin_root_path; created when missing. Default: the bpffs mount (/sys/fs/bpf, mounted
+   * there when missing).
+   */
+  pinPath?: string;
   /**
    * Keep going when a program is rejected: its error lands in `failures` instead of
    * being thrown (tsbpf check uses this to report every program).
@@ -41,15 +57,21 @@ export class Collection {
 
   static load(spec: ObjectSpec, opts: LoadOptions = {}): Collection {
     const sys = opts.sys ?? defaultSys();
+    checkKernelFloor(sys);
+    // Who does CO-RE, and a target BTF that cannot be read, are settled once up front
+    // rather than failing every program alike.
+    if ([...(spec.btfExt?.coreRelos.values() ?? [])].some((l) => l.length > 0)) userCoreTarget(sys, opts, `object ${spec.name}`);
     const btfFd = loadBtf(sys, spec.btf, opts.logSize);
     const coll = new Collection(sys, spec, btfFd);
+    let externs;
     try {
-      for (const m of spec.maps) coll.maps.set(m.name, createMap(sys, m, spec.btf, btfFd));
+      externs = resolveExterns(sys, spec, opts);
+      coll.createMaps(opts, externs.kconfig);
       const mapFds = new Map([...coll.maps].map(([name, m]) => [name, m.fd]));
       for (const prog of spec.programs) {
-        if (opts.programs && !opts.programs.includes(prog.name)) continue;
+        if (opts.programs ? !opts.programs.includes(prog.name) : prog.autoload === false) continue;
         try {
-          coll.programs.set(prog.name, loadProgram(sys, spec, prog, mapFds, btfFd, opts));
+          coll.programs.set(prog.name, loadProgram(sys, spec, prog, mapFds, btfFd, opts, externs));
         } catch (e) {
           if (!opts.collectFailures || !(e instanceof TsbpfError)) throw e;
           coll.failures.set(prog.name, e);
@@ -59,16 +81,92 @@ export class Collection {
         const missing = opts.programs.filter((p) => !spec.programs.some((q) => q.name === p));
         if (missing.length) throw new TsbpfError(`no program named ${missing.join(', ')}; programs: ${spec.programs.map((p) => p.name).join(', ')}`);
       }
+      coll.fillProgArrays();
       for (const m of coll.maps.values()) {
         for (const v of m.spec.data?.variables ?? []) {
           if (!coll.variables.has(v.name)) coll.variables.set(v.name, new Variable(v, m, spec.btf));
         }
       }
     } catch (e) {
+      coll.unpinCreated();
       coll.close();
       throw e;
+    } finally {
+      externs?.close();
     }
     return coll;
+  }
+
+  /** Pins this load made; a failed load removes them again (as libbpf does). */
+  private readonly pinnedHere: BpfMap[] = [];
+
+  /**
+   * Every map of the spec: created, or reused from its pin (LIBBPF_PIN_BY_NAME); then the
+   * map-in-map slots filled and the new maps pinned, filled first so a reuser sees them.
+   */
+  private createMaps(opts: LoadOptions, kconfig: Uint8Array | undefined): void {
+    const { sys, spec } = this;
+    let root: string | undefined;
+    const pinPath = (m: MapSpec) => join((root ??= pinDirectory(sys, opts.pinPath)), m.name);
+    const reused = new Set<string>();
+    for (const m of spec.maps) {
+      const pinned = m.pinning === PIN_BY_NAME ? reusePinned(sys, effectiveSpec(sys, m), spec.btf, pinPath(m)) : undefined;
+      if (pinned) reused.add(m.name);
+      // The .kconfig map's contents are the running kernel's values.
+      const withValues = m.data?.section === '.kconfig' && kconfig ? { ...m, data: { ...m.data, bytes: kconfig } } : m;
+      this.maps.set(m.name, pinned ?? createMap(sys, withValues, spec.btf, this.btfFd!));
+    }
+    // A reused map keeps what it holds (libbpf skips its slots too).
+    for (const m of spec.maps) {
+      if (m.type === C.BPF_MAP_TYPE_PROG_ARRAY || reused.has(m.name)) continue;
+      for (const slot of m.initSlots ?? []) this.fillSlot(m, slot.key, this.map(slot.target).fd, `map ${slot.target}`);
+    }
+    for (const m of spec.maps) {
+      if (m.pinning !== PIN_BY_NAME || reused.has(m.name)) continue;
+      const map = this.map(m.name);
+      map.pin(pinPath(m));
+      this.pinnedHere.push(map);
+    }
+  }
+
+  /** PROG_ARRAY values: the programs' fds, now that they exist, so tail calls work. */
+  private fillProgArrays(): void {
+    for (const m of this.spec.maps) {
+      if (m.type !== C.BPF_MAP_TYPE_PROG_ARRAY) continue;
+      for (const slot of m.initSlots ?? []) {
+        const prog = this.programs.get(slot.target);
+        if (!prog) {
+          if (this.failures.has(slot.target)) continue; // already reported
+          throw new TsbpfError(`map ${m.name}: values[${slot.key}] is program ${slot.target}, which is not loaded: load it too (LoadOptions.programs, or its autoload)`);
+        }
+        this.fillSlot(m, slot.key, prog.fd, `program ${slot.target}`);
+      }
+    }
+  }
+
+  private unpinCreated(): void {
+    for (const m of this.pinnedHere) {
+      try {
+        m.unpin();
+      } catch {
+        // the load's own error says more
+      }
+    }
+  }
+
+  /** Writes an fd into slot `key` of a map-in-map or PROG_ARRAY. */
+  private fillSlot(m: MapSpec, key: number, fd: number, what: string): void {
+    if (m.keySize !== 4) throw new TsbpfError(`map ${m.name}: initialised values need a 4-byte key, not ${m.keySize} bytes`);
+    const k = new Uint8Array(4);
+    const v = new Uint8Array(4);
+    new DataView(k.buffer).setUint32(0, key, true);
+    new DataView(v.buffer).setUint32(0, fd, true);
+    try {
+      this.map(m.name).update(k, v);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      throw new TsbpfError(`map ${m.name}: cannot store ${what} in values[${key}]: ${e.message}`);
+    }
   }
 
   map(name: string): BpfMap {
@@ -103,7 +201,8 @@ export class Collection {
 }
 
 function loadBtf(sys: Sys, btf: Btf, logSize = 1 << 20): number {
-  const bytes = encodeBtf(btf);
+  // Kinds newer than the kernel (float, decl_tag, type_tag, enum64) rewritten, as libbpf does.
+  const bytes = encodeBtf(sanitizeBtf(btf, btfFeatures(sys)));
   try {
     return sys.btfLoad({ btf: bytes });
   } catch (e) {
@@ -119,12 +218,29 @@ function loadBtf(sys: Sys, btf: Btf, logSize = 1 << 20): number {
   }
 }
 
-function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number): BpfMap {
-  let m = spec;
+/** The pin root: the given directory (created when missing), else the bpffs mount. */
+function pinDirectory(sys: Sys, given: string | undefined): string {
+  if (given === undefined) return bpffsPath(sys);
+  const dir = resolve(given);
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new TsbpfError(`pin path ${dir}: cannot create it: ${(e as Error).message}`);
+  }
+  return dir;
+}
+
+/** The kernel-side definition of a map: PERF_EVENT_ARRAY's max_entries filled in. */
+function effectiveSpec(sys: Sys, m: MapSpec): MapSpec {
   if (m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY && m.maxEntries === 0) {
     // One slot per CPU unless the program says otherwise, as libbpf does.
-    m = { ...m, maxEntries: sys.possibleCpus() };
+    return { ...m, maxEntries: sys.possibleCpus() };
   }
+  return m;
+}
+
+function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number): BpfMap {
+  const m = effectiveSpec(sys, spec);
   let inner: BpfMap | undefined;
   try {
     if (m.innerMap) inner = BpfMap.create(sys, m.innerMap, btf, btfFd);
@@ -143,6 +259,48 @@ function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number): BpfMap {
   } finally {
     inner?.close();
   }
+}
+
+/**
+ * The map pinned at `path` when it matches the definition (libbpf's checks: type, key
+ * and value size, max_entries, flags, map_extra); undefined when nothing is pinned there.
+ * A different map there is an error: sharing it would break one of the two users.
+ */
+function reusePinned(sys: Sys, m: MapSpec, btf: Btf, path: string): BpfMap | undefined {
+  let fd: number;
+  try {
+    fd = sys.objGet(path);
+  } catch (e) {
+    if (e instanceof SysError && e.code === 'ENOENT') return undefined;
+    if (e instanceof SysError) throw new TsbpfError(`map ${m.name}: cannot open the map pinned at ${path}: ${e.message}`);
+    throw e;
+  }
+  try {
+    const info = sys.mapGetInfo(fd);
+    // The kernel reports DEVMAPs with BPF_F_RDONLY_PROG set, which a definition cannot ask for.
+    const devmap = m.type === C.BPF_MAP_TYPE_DEVMAP || m.type === C.BPF_MAP_TYPE_DEVMAP_HASH;
+    const flags = devmap ? m.flags | C.BPF_F_RDONLY_PROG : m.flags;
+    const diffs: string[] = [];
+    const cmp = <T extends number | bigint>(what: string, pinned: T, here: T, show: (v: T) => string = String) => {
+      if (pinned !== here) diffs.push(`${what} ${show(pinned)} pinned, ${show(here)} here`);
+    };
+    cmp('type', info.type, m.type, (t: number) => C.mapTypeName(t));
+    cmp('key_size', info.keySize, m.keySize);
+    cmp('value_size', info.valueSize, m.valueSize);
+    cmp('max_entries', info.maxEntries, m.maxEntries);
+    cmp('map_flags', info.mapFlags, flags, (f: number) => `0x${f.toString(16)}`);
+    if (info.mapExtra !== undefined) cmp('map_extra', info.mapExtra, m.mapExtra);
+    if (diffs.length) {
+      throw new TsbpfError(`map ${m.name}: the map pinned at ${path} is incompatible (${diffs.join('; ')}): remove the pin (rm ${path}) or make the definitions agree`);
+    }
+  } catch (e) {
+    sys.close(fd);
+    if (e instanceof SysError) throw new TsbpfError(`map ${m.name}: ${path} is not a pinned map: ${e.message}`);
+    throw e;
+  }
+  const map = new BpfMap(sys, fd, m, btf);
+  map.setPinned(path);
+  return map;
 }
 
 /**
@@ -193,4 +351,31 @@ export function setGlobal(spec: ObjectSpec, name: string, value: unknown): void 
   }
   const all = spec.maps.flatMap((m) => m.data?.variables.map((x) => x.name) ?? []);
   throw new TsbpfError(`no global variable named ${name}; variables: ${all.join(', ') || 'none'}`);
+}
+
+/**
+ * Sets sizes user space is meant to choose before load (libbpf's
+ * bpf_map__set_max_entries / bpf_map__set_value_size): a STACK_TRACE map's value size
+ * (8 bytes per frame), any map's max_entries. A value size that no longer matches the
+ * map's BTF value type drops the type: values are then raw bytes.
+ */
+export function setMapSizes(spec: ObjectSpec, name: string, sizes: { maxEntries?: number; valueSize?: number }): void {
+  const all = spec.maps.flatMap((m) => (m.innerMap ? [m, m.innerMap] : [m]));
+  const m = all.find((x) => x.name === name);
+  if (!m) throw new TsbpfError(`no map named ${name}; maps: ${all.map((x) => x.name).join(', ') || 'none'}`);
+  const check = (what: string, n: number | undefined) => {
+    if (n !== undefined && (!Number.isInteger(n) || n < 0 || n > 0xffffffff)) throw new TsbpfError(`map ${name}: ${what} ${n} is not a u32`);
+  };
+  check('max_entries', sizes.maxEntries);
+  check('value_size', sizes.valueSize);
+  if (sizes.valueSize !== undefined && sizes.valueSize !== m.valueSize) {
+    if (m.data) throw new TsbpfError(`map ${name} holds section ${m.data.section}: its value size is the section's (${m.valueSize})`);
+    if (m.innerMap || m.type === C.BPF_MAP_TYPE_PROG_ARRAY) throw new TsbpfError(`map ${name}: values of ${C.mapTypeName(m.type)} are 4-byte fds`);
+    m.valueSize = sizes.valueSize;
+    if (m.valueTypeId && spec.btf.size(m.valueTypeId) !== m.valueSize) m.valueTypeId = 0;
+  }
+  if (sizes.maxEntries !== undefined && sizes.maxEntries !== m.maxEntries) {
+    if (m.data) throw new TsbpfError(`map ${name} holds section ${m.data.section}: it has one entry`);
+    m.maxEntries = sizes.maxEntries;
+  }
 }

@@ -3,6 +3,7 @@
  * map's BTF types when it has them (see btf/codec.ts for the representation); raw
  * Uint8Array keys and values always work.
  */
+import { unlinkSync } from 'node:fs';
 import { decodeValue, encodeValue, type Btf } from '../btf/index.js';
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import type { MapSpec } from '../object/index.js';
@@ -13,6 +14,78 @@ import { haveMapType } from './probe.js';
 
 const PER_CPU = new Set<number>([C.BPF_MAP_TYPE_PERCPU_ARRAY, C.BPF_MAP_TYPE_PERCPU_HASH, C.BPF_MAP_TYPE_LRU_PERCPU_HASH]);
 
+/**
+ * Map types the kernel creates without BTF key/value types (it answers ENOTSUPP or
+ * EINVAL when given them): libbpf's list in bpf_object__create_map, plus the ring
+ * buffers, which have no key or value at all. The spec keeps its type ids for
+ * decoding in user space; only the kernel does not get them.
+ */
+export const NO_BTF_MAP_TYPES: ReadonlySet<number> = new Set<number>([
+  C.BPF_MAP_TYPE_PERF_EVENT_ARRAY, C.BPF_MAP_TYPE_CGROUP_ARRAY, C.BPF_MAP_TYPE_STACK_TRACE,
+  C.BPF_MAP_TYPE_ARRAY_OF_MAPS, C.BPF_MAP_TYPE_HASH_OF_MAPS, C.BPF_MAP_TYPE_DEVMAP,
+  C.BPF_MAP_TYPE_DEVMAP_HASH, C.BPF_MAP_TYPE_CPUMAP, C.BPF_MAP_TYPE_XSKMAP, C.BPF_MAP_TYPE_SOCKMAP,
+  C.BPF_MAP_TYPE_SOCKHASH, C.BPF_MAP_TYPE_QUEUE, C.BPF_MAP_TYPE_STACK, C.BPF_MAP_TYPE_ARENA,
+  C.BPF_MAP_TYPE_RINGBUF, C.BPF_MAP_TYPE_USER_RINGBUF,
+]);
+
+/** Local storage maps: max_entries must be 0 (one value per socket, task...). */
+const STORAGE = new Set<number>([
+  C.BPF_MAP_TYPE_CGROUP_STORAGE, C.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE, C.BPF_MAP_TYPE_SK_STORAGE,
+  C.BPF_MAP_TYPE_INODE_STORAGE, C.BPF_MAP_TYPE_TASK_STORAGE, C.BPF_MAP_TYPE_CGRP_STORAGE,
+]);
+/** Types whose key is a u32 index (the kernel refuses any other key size). */
+const INDEXED = new Set<number>([
+  C.BPF_MAP_TYPE_ARRAY, C.BPF_MAP_TYPE_PERCPU_ARRAY, C.BPF_MAP_TYPE_PROG_ARRAY, C.BPF_MAP_TYPE_PERF_EVENT_ARRAY,
+  C.BPF_MAP_TYPE_CGROUP_ARRAY, C.BPF_MAP_TYPE_ARRAY_OF_MAPS, C.BPF_MAP_TYPE_DEVMAP, C.BPF_MAP_TYPE_CPUMAP,
+  C.BPF_MAP_TYPE_XSKMAP, C.BPF_MAP_TYPE_SOCKMAP, C.BPF_MAP_TYPE_STACK_TRACE, C.BPF_MAP_TYPE_REUSEPORT_SOCKARRAY,
+]);
+/** Types whose value is an fd (4 bytes). */
+const FD_VALUE = new Set<number>([
+  C.BPF_MAP_TYPE_PROG_ARRAY, C.BPF_MAP_TYPE_PERF_EVENT_ARRAY, C.BPF_MAP_TYPE_CGROUP_ARRAY,
+  C.BPF_MAP_TYPE_ARRAY_OF_MAPS, C.BPF_MAP_TYPE_HASH_OF_MAPS,
+]);
+const NO_KEY = new Set<number>([C.BPF_MAP_TYPE_QUEUE, C.BPF_MAP_TYPE_STACK, C.BPF_MAP_TYPE_BLOOM_FILTER]);
+const RING = new Set<number>([C.BPF_MAP_TYPE_RINGBUF, C.BPF_MAP_TYPE_USER_RINGBUF]);
+
+const setHint = (option: 'max-entries' | 'value-size', map: string) =>
+  `or set it before load (setMapSizes(spec, '${map}', ...), tsbpf run --${option} ${map}=N)`;
+
+/**
+ * What the object got wrong in a definition the kernel refused with EINVAL, by the
+ * kernel's per-type rules; undefined when the definition looks valid (the kernel then
+ * lacks something, and a probe says what).
+ */
+export function mapDefinitionFault(spec: MapSpec, pageSize: number): string | undefined {
+  const t = spec.type;
+  const what = `map ${spec.name} (${C.mapTypeName(t)})`;
+  if (t === C.BPF_MAP_TYPE_STACK_TRACE && (spec.valueSize === 0 || spec.valueSize % 8)) {
+    return `${what}: value_size ${spec.valueSize} is not a whole number of 8-byte frames: the object must set it (e.g. __uint(value_size, 127 * sizeof(__u64))), ${setHint('value-size', spec.name)}`;
+  }
+  if (RING.has(t)) {
+    if (spec.keySize || spec.valueSize) return `${what}: a ring buffer takes no key or value (key_size ${spec.keySize}, value_size ${spec.valueSize})`;
+    const n = spec.maxEntries;
+    if (n === 0 || n % pageSize || (n & (n - 1))) {
+      return `${what}: max_entries ${n} must be a power of 2 and a multiple of the page size (${pageSize}), ${setHint('max-entries', spec.name)}`;
+    }
+    return undefined;
+  }
+  if (STORAGE.has(t)) {
+    if (spec.maxEntries) return `${what}: max_entries must be 0 for local storage maps, not ${spec.maxEntries}`;
+  } else if (spec.maxEntries === 0 && t !== C.BPF_MAP_TYPE_ARENA) {
+    return `${what}: max_entries is 0: the object must set it (__uint(max_entries, N)), ${setHint('max-entries', spec.name)}`;
+  }
+  if (INDEXED.has(t) && spec.keySize !== 4) return `${what}: key_size must be 4 (a u32 index), not ${spec.keySize}`;
+  if (NO_KEY.has(t) && spec.keySize !== 0) return `${what}: takes no key, but key_size is ${spec.keySize}`;
+  if (!NO_KEY.has(t) && !INDEXED.has(t) && t !== C.BPF_MAP_TYPE_ARENA && spec.keySize === 0) {
+    return `${what}: key_size is 0: declare __type(key, ...) or __uint(key_size, N)`;
+  }
+  if (FD_VALUE.has(t) && spec.valueSize !== 4) return `${what}: value_size must be 4 (an fd), not ${spec.valueSize}`;
+  if (spec.valueSize === 0 && t !== C.BPF_MAP_TYPE_ARENA) {
+    return `${what}: value_size is 0: declare __type(value, ...) or __uint(value_size, N), ${setHint('value-size', spec.name)}`;
+  }
+  return undefined;
+}
+
 /** What the kernel accepts as a map or program name: 15 characters of [A-Za-z0-9_.]. */
 export function kernelObjectName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, C.BPF_OBJ_NAME_LEN - 1);
@@ -20,6 +93,7 @@ export function kernelObjectName(name: string): string {
 
 export class BpfMap {
   private closed = false;
+  private pinned?: string;
   private mapping?: Mapping;
   private readonly cpus: number;
   /** Bytes of one key and of one (all-CPU) value buffer. */
@@ -56,6 +130,10 @@ export class BpfMap {
 
   /** Creates the map in the kernel, with BTF types when the kernel takes them. */
   static create(sys: Sys, spec: MapSpec, btf: Btf | undefined, btfFd: number | undefined, innerMapFd?: number): BpfMap {
+    if (spec.type === C.BPF_MAP_TYPE_STRUCT_OPS) {
+      // Needs the kernel struct's BTF id and the programs in its value: not done here.
+      throw new TsbpfError(`map ${spec.name}: BPF_MAP_TYPE_STRUCT_OPS maps are not supported by tsbpf`);
+    }
     const attr = {
       mapType: spec.type,
       keySize: spec.keySize,
@@ -67,7 +145,8 @@ export class BpfMap {
       mapExtra: spec.mapExtra,
       innerMapFd,
     };
-    const withBtf = btfFd !== undefined && (spec.keyTypeId || spec.valueTypeId)
+    // The kernel takes BTF only with a value type (a key type alone is EINVAL).
+    const withBtf = btfFd !== undefined && spec.valueTypeId && !NO_BTF_MAP_TYPES.has(spec.type)
       ? { ...attr, btfFd, btfKeyTypeId: spec.keyTypeId, btfValueTypeId: spec.valueTypeId }
       : undefined;
     let fd: number;
@@ -75,13 +154,18 @@ export class BpfMap {
       try {
         fd = sys.mapCreate(withBtf ?? attr);
       } catch (e) {
-        // Some map types or kernels refuse BTF for key/value; the map works without it.
-        if (!withBtf || !(e instanceof SysError) || e.code !== 'EINVAL') throw e;
+        // Types or kernels that refuse BTF for key/value (EINVAL, or ENOTSUPP from the
+        // map type's check) create the map without it, as libbpf retries.
+        if (!withBtf || !(e instanceof SysError) || (e.code !== 'EINVAL' && e.code !== 'ENOTSUPP')) throw e;
         fd = sys.mapCreate(attr);
       }
     } catch (e) {
-      if (e instanceof SysError && e.code === 'EINVAL' && !haveMapType(sys, spec.type)) {
-        throw new NotSupportedError(`${C.mapTypeName(spec.type)} maps`, `map ${spec.name}`);
+      if (e instanceof SysError && (e.code === 'EINVAL' || e.code === 'ENOTSUPP')) {
+        // The object's fault first: a probe with valid attributes would succeed and the
+        // kernel would be blamed for nothing.
+        const fault = mapDefinitionFault(spec, sys.pageSize());
+        if (fault) throw new TsbpfError(fault);
+        if (!haveMapType(sys, spec.type)) throw new NotSupportedError(`${C.mapTypeName(spec.type)} maps`, `map ${spec.name}`);
       }
       if (e instanceof SysError) {
         throw new TsbpfError(`creating map ${spec.name} (${C.mapTypeName(spec.type)}, key ${spec.keySize}, value ${spec.valueSize}, max_entries ${spec.maxEntries}): ${e.message}`);
@@ -89,6 +173,31 @@ export class BpfMap {
       throw e;
     }
     return new BpfMap(sys, fd, spec, btf);
+  }
+
+  /** Where the map is pinned (by pin(), or by the object's LIBBPF_PIN_BY_NAME), if anywhere. */
+  get pinnedPath(): string | undefined {
+    return this.pinned;
+  }
+
+  /** Pins the map at `path` on a bpffs (BPF_OBJ_PIN), so it outlives this process. */
+  pin(path: string): void {
+    this.live();
+    if (this.pinned === path) return;
+    pinObject(this.sys, this.fd, path, `map ${this.name}`);
+    this.pinned = path;
+  }
+
+  /** Removes the pin made by pin() or by pinning; the map lives on while fds remain. */
+  unpin(): void {
+    if (!this.pinned) throw new TsbpfError(`map ${this.name} is not pinned`);
+    unpinPath(this.pinned, `map ${this.name}`);
+    this.pinned = undefined;
+  }
+
+  /** @internal Records a pin the loader made or reused. */
+  setPinned(path: string | undefined): void {
+    this.pinned = path;
   }
 
   info(): MapInfo {
@@ -221,6 +330,28 @@ export class BpfMap {
     if (this.cpus === 1) return decodeValue(this.btf, this.spec.valueTypeId, dv);
     const stride = roundUp(this.spec.valueSize, 8);
     return Array.from({ length: this.cpus }, (_, cpu) => decodeValue(this.btf!, this.spec.valueTypeId, dv, cpu * stride));
+  }
+}
+
+/** BPF_OBJ_PIN with a one-line error naming the object and the path. */
+export function pinObject(sys: Sys, fd: number, path: string, what: string): void {
+  try {
+    sys.objPin(fd, path);
+  } catch (e) {
+    if (!(e instanceof SysError)) throw e;
+    const why = e.code === 'EEXIST' ? 'something is already pinned there (remove it first)'
+      : e.code === 'EPERM' || e.code === 'EINVAL' ? `is it on a bpffs (mount -t bpf bpf DIR)? ${e.message}`
+      : e.code === 'ENOENT' ? 'its directory does not exist' : e.message;
+    throw new TsbpfError(`cannot pin ${what} at ${path}: ${why}`);
+  }
+}
+
+/** Removes a pin (a file on bpffs); the object lives on while anything holds it. */
+export function unpinPath(path: string, what: string): void {
+  try {
+    unlinkSync(path);
+  } catch (e) {
+    throw new TsbpfError(`cannot unpin ${what} at ${path}: ${(e as Error).message}`);
   }
 }
 

@@ -9,10 +9,12 @@ import * as C from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { ProgInfo, Sys, TestRunAttr, TestRunResult } from '../sys/types.js';
 import { VerifierError } from './errors.js';
-import { kernelObjectName } from './map.js';
+import { patchExterns, poisonedKfunc, type ResolvedExterns } from './externs.js';
+import { kernelObjectName, pinObject, unpinPath } from './map.js';
 import { haveProgType } from './probe.js';
+import { applyCore, explainPoisoned, type CoreLoadOptions } from './core.js';
 
-export interface ProgramLoadOptions {
+export interface ProgramLoadOptions extends CoreLoadOptions {
   /** Verifier log level for the first attempt (0: log only on failure). */
   logLevel?: number;
   /** Initial log buffer size; it grows when the kernel says ENOSPC. */
@@ -25,6 +27,7 @@ const BTF_ATTACH_TYPES = new Set<number>([C.BPF_PROG_TYPE_TRACING, C.BPF_PROG_TY
 
 export class Program {
   private closed = false;
+  private pinned?: string;
 
   constructor(
     private readonly sys: Sys,
@@ -58,6 +61,26 @@ export class Program {
     return this.sys.progTestRun({ ...attr, progFd: this.fd });
   }
 
+  /** Where pin() pinned the program, if it did. */
+  get pinnedPath(): string | undefined {
+    return this.pinned;
+  }
+
+  /** Pins the program at `path` on a bpffs (BPF_OBJ_PIN), so it outlives this process. */
+  pin(path: string): void {
+    this.live();
+    if (this.pinned === path) return;
+    pinObject(this.sys, this.fd, path, `program ${this.name}`);
+    this.pinned = path;
+  }
+
+  /** Removes the pin made by pin(). */
+  unpin(): void {
+    if (!this.pinned) throw new TsbpfError(`program ${this.name} is not pinned`);
+    unpinPath(this.pinned, `program ${this.name}`);
+    this.pinned = undefined;
+  }
+
   close(): void {
     if (this.closed) return;
     this.closed = true;
@@ -81,9 +104,16 @@ export function loadProgram(
   mapFds: ReadonlyMap<string, number>,
   btfFd: number | undefined,
   opts: ProgramLoadOptions = {},
+  externs?: ResolvedExterns,
 ): Program {
   const linked = linkProgram(spec, prog);
+  if (linked.externRefs.length) {
+    if (!externs) throw new TsbpfError(`program ${prog.name} uses externs: load it with Collection.load, which resolves them`);
+    patchExterns(linked, externs, prog.name);
+  }
   patchMapRefs(linked, mapFds, prog.name);
+  // User-space CO-RE (when chosen) patches the instructions and drops the records.
+  const core = applyCore(sys, spec.btf, linked, prog.name, opts);
   const hasExt = btfFd !== undefined && linked.funcInfo.length > 0;
   const attr = {
     progType: prog.progType,
@@ -93,6 +123,7 @@ export function loadProgram(
     progFlags: prog.flags,
     progName: kernelObjectName(prog.name),
     expectedAttachType: prog.expectedAttachType,
+    ...(externs?.fdArray.length ? { fdArray: externs.fdArray } : {}),
     attachBtfId: BTF_ATTACH_TYPES.has(prog.progType) ? attachBtfId(prog, opts.kernelBtf ?? (() => kernelBtf())) : 0,
     // The kernel applies core_relos only when func_info comes along (kernel-notes.md).
     ...(hasExt
@@ -153,11 +184,15 @@ export function loadProgram(
         logSize *= 4;
         continue;
       }
+      const missing = externs && logBuf ? poisonedKfunc(cString(logBuf), externs) : undefined;
+      if (missing) {
+        throw new TsbpfError(`program ${prog.name}: calls kfunc ${missing}, which this kernel lacks (declared __weak); guard the call with bpf_ksym_exists(${missing})`);
+      }
       if (e.code === 'EINVAL' && !BTF_ATTACH_TYPES.has(prog.progType) && !haveProgType(sys, prog.progType)) {
         throw new NotSupportedError(`${C.progTypeName(prog.progType)} programs`, `program ${prog.name} in ${prog.section}`);
       }
       const log = logBuf ? cString(logBuf) : '';
-      throw new VerifierError(prog.name, e.code, log, e.code === 'ENOSPC');
+      throw explainPoisoned(new VerifierError(prog.name, e.code, log, e.code === 'ENOSPC'), core?.outcomes, core?.target);
     }
   }
 }

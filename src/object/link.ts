@@ -7,13 +7,22 @@
 import type { CoreRelo, FuncInfo, LineInfo } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import * as C from '../sys/constants.js';
+import { KCONFIG_SEC } from './externs.js';
 import { INSN_SIZE, type FunctionSpec, type ObjectSpec, type ProgramSpec } from './spec.js';
+
+const LD_IMM64 = C.BPF_LD | C.BPF_IMM | C.BPF_DW;
 
 export interface LinkedProgram {
   /** A private copy of the instructions, safe to patch. */
   insns: Uint8Array;
   /** Map references at absolute instruction indices. */
   mapRefs: ({ insn: number; map: string } & ({ kind: 'map' } | { kind: 'map_value'; offset: number }))[];
+  /**
+   * Extern references at absolute instruction indices, .kconfig ones included (they are
+   * also in mapRefs, as values of the .kconfig map): the loader checks that each is
+   * resolved and patches the .ksyms ones.
+   */
+  externRefs: { insn: number; symbol: string }[];
   /** Records at absolute instruction indices. */
   funcInfo: FuncInfo[];
   lineInfo: LineInfo[];
@@ -27,9 +36,6 @@ export function linkProgram(spec: ObjectSpec, prog: ProgramSpec): LinkedProgram 
   const index = new Map<string, number>([[prog.name, 0]]);
   for (let i = 0; i < order.length; i++) {
     for (const ref of order[i]!.references) {
-      if (ref.kind === 'extern') {
-        throw new TsbpfError(`program ${prog.name}: ${order[i]!.name} uses extern "${ref.symbol}" (.kconfig/.ksyms/kfunc): externs are not supported by tsbpf yet`);
-      }
       if (ref.kind !== 'call' && ref.kind !== 'func_addr') continue;
       if (index.has(ref.func)) continue;
       const fn = spec.functions.get(ref.func);
@@ -47,7 +53,7 @@ export function linkProgram(spec: ObjectSpec, prog: ProgramSpec): LinkedProgram 
   }
   const insns = new Uint8Array(total * INSN_SIZE);
   const view = new DataView(insns.buffer);
-  const out: LinkedProgram = { insns, mapRefs: [], funcInfo: [], lineInfo: [], coreRelos: [], layout: [] };
+  const out: LinkedProgram = { insns, mapRefs: [], externRefs: [], funcInfo: [], lineInfo: [], coreRelos: [], layout: [] };
 
   order.forEach((fn, i) => {
     const base = starts[i]!;
@@ -72,8 +78,18 @@ export function linkProgram(spec: ObjectSpec, prog: ProgramSpec): LinkedProgram 
           }
           break;
         }
-        case 'extern':
+        case 'extern': {
+          const ext = spec.externs.find((e) => e.name === ref.symbol);
+          if (!ext) throw new TsbpfError(`program ${prog.name}: ${fn.name} uses extern ${ref.symbol}, which the object does not declare`);
+          out.externRefs.push({ insn: at, symbol: ref.symbol });
+          if (ext.kind === 'kconfig') {
+            if (view.getUint8(at * INSN_SIZE) !== LD_IMM64) throw new TsbpfError(`program ${prog.name}: ${fn.name} calls .kconfig extern ${ext.name}, which is a variable`);
+            const map = spec.maps.find((m) => m.data?.section === KCONFIG_SEC);
+            if (!map) throw new TsbpfError(`program ${prog.name}: no .kconfig map for extern ${ext.name}`);
+            out.mapRefs.push({ insn: at, kind: 'map_value', map: map.name, offset: ext.offset });
+          }
           break;
+        }
       }
     }
     for (const r of fn.funcInfo) out.funcInfo.push({ ...r, insnOff: r.insnOff + base });

@@ -8,13 +8,16 @@ import { ByteView } from '../binary.js';
 import { Btf, parseBtf, parseBtfExt, type BtfExt, type Datasec } from '../btf/index.js';
 import { BTF_VAR_STATIC } from '../btf/types.js';
 import {
-  parseElf, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION,
+  parseElf, R_BPF_64_ABS64, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION,
   type ElfFile, type ElfSection, type ElfSymbol,
 } from '../elf/index.js';
 import { ParseError, TsbpfError } from '../errors.js';
 import * as C from '../sys/constants.js';
+import { collectExterns, KCONFIG_SEC } from './externs.js';
 import { matchSection, sectionError } from './sections.js';
-import { INSN_SIZE, type DataSection, type FunctionSpec, type MapSpec, type ObjectSpec, type ProgramSpec, type Reference } from './spec.js';
+import {
+  INSN_SIZE, PIN_BY_NAME, PIN_NONE, type DataSection, type FunctionSpec, type MapSlot, type MapSpec, type ObjectSpec, type ProgramSpec, type Reference,
+} from './spec.js';
 
 const LD_IMM64 = C.BPF_LD | C.BPF_IMM | C.BPF_DW;
 const CALL = C.BPF_JMP | C.BPF_CALL;
@@ -53,20 +56,63 @@ export function parseObject(bytes: Uint8Array, name = 'object'): ObjectSpec {
   const versionSec = elf.sectionByName('version');
   const kernVersion = versionSec && versionSec.data.byteLength >= 4 ? new ByteView(versionSec.data, 'object').u32(0) : 0;
 
-  if (elf.sectionByName('maps')) {
-    throw new ParseError('object', 'legacy "maps" section (struct bpf_map_def) is not supported: declare maps with BTF in SEC(".maps")');
-  }
   fixupDatasecs(elf, btf);
+  const { externs, kconfigMap } = collectExterns(elf, btf, internalMapName(name, KCONFIG_SEC));
 
   const dataMaps = parseDataSections(elf, btf, name);
-  const maps = [...parseBtfMaps(elf, btf), ...dataMaps.values()];
+  const btfMaps = parseBtfMaps(elf, btf);
+  const maps = [...btfMaps.maps, ...parseLegacyMaps(elf), ...dataMaps.values(), ...(kconfigMap ? [kconfigMap] : [])];
   const seen = new Set<string>();
   for (const m of maps) {
     if (seen.has(m.name)) throw new ParseError('object', `two maps are named ${m.name}`);
     seen.add(m.name);
   }
   const { functions, programs } = parseFunctions(elf, btfExt, dataMaps);
-  return { name, license, kernVersion, btf, btfExt, maps, programs, functions };
+  if (programs.length === 0 && maps.length === 0) {
+    throw new ParseError('object', 'no programs and no maps: nothing to load (programs live in SEC("...") sections other than .text)');
+  }
+  parseSlotInits(elf, btfMaps, maps, programs);
+  return { name, license, kernVersion, btf, btfExt, maps, programs, functions, externs };
+}
+
+/**
+ * struct bpf_map_def in SEC("maps"): five u32 (type, key_size, value_size, max_entries,
+ * map_flags). libbpf >= 1.0 refuses these; tsbpf accepts them as cilium/ebpf and libbpf
+ * 0.x do, so old objects keep loading. Each map symbol's size is its definition's size
+ * (libbpf 0.x divided the section evenly: the same for clang's output). A shorter def
+ * leaves the missing fields 0; a longer one (iproute2's bpf_elf_map) is accepted only
+ * when the extra bytes are zero, since tsbpf would otherwise ignore what they ask for.
+ */
+const LEGACY_DEF_SIZE = 20;
+
+function parseLegacyMaps(elf: ElfFile): MapSpec[] {
+  const sec = elf.sectionByName('maps');
+  if (!sec) return [];
+  const syms = elf.symbols.filter((s) => s.shndx === sec.index && s.type !== STT_SECTION && s.name !== '');
+  if (syms.length === 0) throw new ParseError('object', 'legacy "maps" section has no map symbols');
+  const even = Math.floor(sec.size / syms.length);
+  const out: MapSpec[] = [];
+  for (const sym of syms) {
+    const size = sym.size || even;
+    const where = `legacy map ${sym.name} (section maps)`;
+    if (sec.type === SHT_NOBITS) throw new ParseError('object', `${where}: the section has no contents (NOBITS); initialise the definitions`);
+    if (size < 4 || size % 4) throw new ParseError('object', `${where}: a ${size}-byte definition is not a whole number of u32 fields`);
+    if (sym.value + size > sec.data.byteLength) throw new ParseError('object', `${where}: definition at ${sym.value}..${sym.value + size} lies outside the ${sec.data.byteLength}-byte section`);
+    const v = new ByteView(sec.data.subarray(sym.value, sym.value + size), 'object');
+    const field = (i: number) => (i * 4 < size ? v.u32(i * 4) : 0);
+    for (let o = LEGACY_DEF_SIZE; o < size; o++) {
+      if (sec.data[sym.value + o] !== 0) {
+        throw new ParseError('object', `${where}: the ${size}-byte definition has non-zero bytes past struct bpf_map_def's ${LEGACY_DEF_SIZE} (at byte ${o}), options tsbpf does not know; declare the map in SEC(".maps")`);
+      }
+    }
+    const type = field(0);
+    if (!type) throw new ParseError('object', `${where}: no type`);
+    out.push({
+      name: sym.name, type, keySize: field(1), valueSize: field(2), maxEntries: field(3), flags: field(4),
+      numaNode: 0, pinning: PIN_NONE, mapExtra: 0n, keyTypeId: 0, valueTypeId: 0,
+    });
+  }
+  return out;
 }
 
 const isDataSection = (s: ElfSection) =>
@@ -84,7 +130,7 @@ function fixupDatasecs(elf: ElfFile, btf: Btf): void {
     if (t.kind !== 'datasec') continue;
     const sec = elf.sectionByName(t.name);
     if (!sec) {
-      // Extern sections (.kconfig, .ksyms) have no ELF section; they are rejected where used.
+      // Extern sections (.kconfig, .ksyms) have no ELF section: collectExterns lays them out.
       continue;
     }
     t.size = sec.size;
@@ -166,22 +212,70 @@ function parseDataSections(elf: ElfFile, btf: Btf, objName: string): Map<number,
   return maps;
 }
 
+interface BtfMaps {
+  maps: MapSpec[];
+  /** Where each map's `values` slots start in the .maps section (map-in-map, PROG_ARRAY). */
+  values: Map<MapSpec, { start: number; end: number }>;
+}
+
 /** BTF-defined maps: each VAR of the ".maps" DATASEC is a struct whose members encode the definition. */
-function parseBtfMaps(elf: ElfFile, btf: Btf): MapSpec[] {
+function parseBtfMaps(elf: ElfFile, btf: Btf): BtfMaps {
+  const out: BtfMaps = { maps: [], values: new Map() };
   const sec = elf.sectionByName('.maps');
-  if (!sec) return [];
+  if (!sec) return out;
   const datasecId = btf.idByName('.maps', 'datasec');
   if (datasecId === undefined) throw new ParseError('object', '.maps section has no BTF DATASEC: compile with clang -g');
-  const out: MapSpec[] = [];
   for (const vsi of (btf.type(datasecId) as Datasec).vars) {
     const v = btf.type(vsi.type);
     if (v.kind !== 'var') throw new ParseError('object', `.maps DATASEC entry ${vsi.type} is ${v.kind}, not a variable`);
-    out.push(mapFromBtf(btf, v.name, v.type, false));
+    const valuesAt: { off?: number } = {};
+    const spec = mapFromBtf(btf, v.name, v.type, false, valuesAt);
+    out.maps.push(spec);
+    if (valuesAt.off !== undefined) {
+      const sym = elf.symbols.find((s) => s.shndx === sec.index && s.name === v.name && s.type !== STT_SECTION);
+      const start = vsi.offset + valuesAt.off;
+      out.values.set(spec, { start, end: Math.max(start, sym ? sym.value + sym.size : vsi.offset + vsi.size) });
+    }
   }
   return out;
 }
 
-function mapFromBtf(btf: Btf, name: string, typeId: number, inner: boolean): MapSpec {
+/**
+ * `.values = { [i] = &x }` of a map-in-map or PROG_ARRAY: clang leaves the slots zero with
+ * an R_BPF_64_ABS64 relocation each, in .rel.maps, against the inner map's (or program's)
+ * symbol. Slot i is the i-th 8-byte pointer of the `values` member.
+ */
+function parseSlotInits(elf: ElfFile, btfMaps: BtfMaps, maps: MapSpec[], programs: ProgramSpec[]): void {
+  const sec = elf.sectionByName('.maps');
+  if (!sec) return;
+  for (const rel of elf.relocationsFor(sec.index)) {
+    const sym = elf.symbols[rel.symbol]!;
+    const entry = [...btfMaps.values].find(([, r]) => rel.offset >= r.start && rel.offset < r.end);
+    if (!entry) {
+      throw new ParseError('object', `.maps: relocation at offset ${rel.offset} (against ${sym.name || 'a section'}) is not in any map's values: only map-in-map and PROG_ARRAY values can be initialised`);
+    }
+    const [map, range] = entry;
+    if (rel.type !== R_BPF_64_ABS64) throw new ParseError('object', `map ${map.name}: relocation type ${rel.type} at offset ${rel.offset} of .maps is not R_BPF_64_ABS64 (a pointer)`);
+    if ((rel.offset - range.start) % 8) throw new ParseError('object', `map ${map.name}: relocation at offset ${rel.offset} is not on a values slot`);
+    const key = (rel.offset - range.start) / 8;
+    if (key >= map.maxEntries) throw new ParseError('object', `map ${map.name}: values[${key}] is initialised but max_entries is ${map.maxEntries}`);
+    let slot: MapSlot;
+    if (map.type === C.BPF_MAP_TYPE_PROG_ARRAY) {
+      const prog = programs.find((p) => sym.type === STT_FUNC && p.name === sym.name);
+      if (!prog) throw new ParseError('object', `map ${map.name}: values[${key}] refers to ${sym.name || 'a symbol'}, which is not a program`);
+      slot = { key, kind: 'program', target: prog.name };
+    } else {
+      const target = sym.shndx === sec.index ? maps.find((m) => m.name === sym.name && !m.data) : undefined;
+      if (!target) throw new ParseError('object', `map ${map.name}: values[${key}] refers to ${sym.name || 'a symbol'}, which is not a map of .maps`);
+      if (target === map) throw new ParseError('object', `map ${map.name}: values[${key}] refers to the map itself`);
+      slot = { key, kind: 'map', target: target.name };
+    }
+    (map.initSlots ??= []).push(slot);
+  }
+  for (const m of maps) m.initSlots?.sort((a, b) => a.key - b.key);
+}
+
+function mapFromBtf(btf: Btf, name: string, typeId: number, inner: boolean, valuesAt: { off?: number } = {}): MapSpec {
   const def = btf.type(btf.resolve(typeId));
   if (def.kind !== 'struct') throw new ParseError('object', `map ${name}: definition is ${def.kind}, not a struct`);
   const spec: MapSpec = {
@@ -201,13 +295,19 @@ function mapFromBtf(btf: Btf, name: string, typeId: number, inner: boolean): Map
     if (p.kind !== 'ptr') throw new ParseError('object', `map ${name}: ${member} must be declared with __type()`);
     return p.type;
   };
+  let valuesProg = false;
   for (const m of def.members) {
     switch (m.name) {
       case 'type': spec.type = uint(m.name, m.type); break;
       case 'max_entries': spec.maxEntries = uint(m.name, m.type); break;
       case 'map_flags': spec.flags = uint(m.name, m.type); break;
       case 'numa_node': spec.numaNode = uint(m.name, m.type); break;
-      case 'pinning': spec.pinning = uint(m.name, m.type); break;
+      case 'pinning':
+        spec.pinning = uint(m.name, m.type);
+        if (spec.pinning !== PIN_NONE && spec.pinning !== PIN_BY_NAME) {
+          throw new ParseError('object', `map ${name}: pinning ${spec.pinning} is not a known value (LIBBPF_PIN_NONE 0, LIBBPF_PIN_BY_NAME 1)`);
+        }
+        break;
       case 'map_extra': spec.mapExtra = BigInt(uint(m.name, m.type)); break;
       case 'key_size': checkSize(name, 'key', spec.keySize, (spec.keySize = uint(m.name, m.type))); break;
       case 'value_size': checkSize(name, 'value', spec.valueSize, (spec.valueSize = uint(m.name, m.type))); break;
@@ -228,12 +328,17 @@ function mapFromBtf(btf: Btf, name: string, typeId: number, inner: boolean): Map
         break;
       }
       case 'values': {
-        // Map-in-map: `values` is an array of pointers to the inner map's definition.
+        // Map-in-map: `values` is an array of pointers to the inner map's definition;
+        // PROG_ARRAY: an array of function pointers. Either holds 4-byte fds.
         if (inner) throw new ParseError('object', `map ${name}: inner maps cannot have inner maps`);
+        if (m.bitOffset % 64) throw new ParseError('object', `map ${name}: values is not 8-byte aligned`);
         const arr = btf.type(btf.resolve(m.type));
         const ptr = arr.kind === 'array' ? btf.type(btf.resolve(arr.type)) : undefined;
-        if (!ptr || ptr.kind !== 'ptr') throw new ParseError('object', `map ${name}: values must be an array of map pointers`);
-        spec.innerMap = mapFromBtf(btf, `${name}.inner`, ptr.type, true);
+        if (!ptr || ptr.kind !== 'ptr') throw new ParseError('object', `map ${name}: values must be an array of map or function pointers`);
+        const target = btf.type(btf.resolve(ptr.type));
+        if (target.kind === 'func_proto') valuesProg = true;
+        else spec.innerMap = mapFromBtf(btf, `${name}.inner`, ptr.type, true);
+        valuesAt.off = m.bitOffset / 8;
         spec.valueSize = 4;
         break;
       }
@@ -242,6 +347,12 @@ function mapFromBtf(btf: Btf, name: string, typeId: number, inner: boolean): Map
     }
   }
   if (!spec.type) throw new ParseError('object', `map ${name}: no type`);
+  // The inner definition is only a template: nothing of it is pinned (libbpf refuses it too).
+  if (inner && spec.pinning !== PIN_NONE) throw new ParseError('object', `map ${name}: an inner map definition cannot be pinned`);
+  const isMapInMap = spec.type === C.BPF_MAP_TYPE_ARRAY_OF_MAPS || spec.type === C.BPF_MAP_TYPE_HASH_OF_MAPS;
+  if (valuesProg && spec.type !== C.BPF_MAP_TYPE_PROG_ARRAY) throw new ParseError('object', `map ${name}: values of function pointers need BPF_MAP_TYPE_PROG_ARRAY`);
+  if (spec.innerMap && !isMapInMap) throw new ParseError('object', `map ${name}: values of maps need an ARRAY_OF_MAPS or HASH_OF_MAPS map`);
+  if (isMapInMap && !spec.innerMap) throw new ParseError('object', `map ${name}: a map-in-map needs __array(values, struct inner_map) to describe its inner maps`);
   if (spec.type === C.BPF_MAP_TYPE_RINGBUF || spec.type === C.BPF_MAP_TYPE_USER_RINGBUF) {
     // The kernel takes no key or value for ring buffers, and no BTF for them.
     spec.keyTypeId = spec.valueTypeId = 0;
@@ -297,10 +408,15 @@ function parseFunctions(elf: ElfFile, ext: BtfExt | undefined, dataMaps: Map<num
       };
       let entry: FunctionSpec = fn;
       if (sec.name !== '.text') {
-        const m = matchSection(sec.name);
+        // SEC("?tp/...") is libbpf's way to declare a program that loads only when asked.
+        const optional = sec.name.startsWith('?');
+        const secName = optional ? sec.name.slice(1) : sec.name;
+        const m = matchSection(secName);
         if (!m) throw sectionError(sec.name, sym.name);
         const prog: ProgramSpec = {
           ...fn,
+          section: secName,
+          autoload: !optional,
           progType: m.def.progType,
           expectedAttachType: m.def.attachType,
           attachTarget: m.target,
@@ -317,6 +433,7 @@ function parseFunctions(elf: ElfFile, ext: BtfExt | undefined, dataMaps: Map<num
   }
 
   const mapsSec = elf.sectionByName('.maps');
+  const legacySec = elf.sectionByName('maps');
   const functionAt = (secIndex: number, insn: number, why: string): string => {
     const f = bySection.get(secIndex)?.find((p) => p.start === insn);
     if (!f) throw new ParseError('object', `${why}: no function starts at instruction ${insn} of section #${secIndex}`);
@@ -334,7 +451,7 @@ function parseFunctions(elf: ElfFile, ext: BtfExt | undefined, dataMaps: Map<num
       const insn = at - owner.start;
       const sym = elf.symbols[rel.symbol]!;
       const where = `${owner.fn.name}+${insn}`;
-      owner.fn.references.push(reference(owner.fn, insn, sym, where, { mapsSec, dataMaps, functionAt, elf }));
+      owner.fn.references.push(reference(owner.fn, insn, sym, where, { mapsSec, legacySec, dataMaps, functionAt, elf }));
       relocated.add(at);
     }
     // Calls without a relocation are pc-relative within the section.
@@ -351,12 +468,12 @@ function parseFunctions(elf: ElfFile, ext: BtfExt | undefined, dataMaps: Map<num
       }
     }
   }
-  if (programs.length === 0) throw new ParseError('object', 'no programs: no executable section other than .text');
   return { functions, programs };
 }
 
 interface RefContext {
   mapsSec: ElfSection | undefined;
+  legacySec: ElfSection | undefined;
   dataMaps: Map<number, MapSpec>;
   functionAt: (secIndex: number, insn: number, why: string) => string;
   elf: ElfFile;
@@ -369,12 +486,15 @@ function reference(fn: FunctionSpec, insn: number, sym: ElfSymbol, where: string
   const src = v.getUint8(1) >> 4;
   const imm = v.getInt32(4, true);
   if (sym.shndx === SHN_UNDEF) {
+    if (code !== LD_IMM64 && code !== CALL) throw new ParseError('object', `${where}: extern ${sym.name} is used by an instruction (opcode 0x${code.toString(16)}) that cannot refer to one`);
+    if (code === LD_IMM64 && (insn + 2) * INSN_SIZE > fn.insns.byteLength) throw new ParseError('object', `${where}: truncated ld_imm64`);
     return { insn, kind: 'extern', symbol: sym.name };
   }
   if (code === LD_IMM64) {
     if ((insn + 2) * INSN_SIZE > fn.insns.byteLength) throw new ParseError('object', `${where}: truncated ld_imm64`);
-    if (ctx.mapsSec && sym.shndx === ctx.mapsSec.index) {
-      if (sym.type === STT_SECTION) throw new ParseError('object', `${where}: reference to .maps without a map symbol`);
+    for (const sec of [ctx.mapsSec, ctx.legacySec]) {
+      if (!sec || sym.shndx !== sec.index) continue;
+      if (sym.type === STT_SECTION) throw new ParseError('object', `${where}: reference to ${sec.name} without a map symbol`);
       return { insn, kind: 'map', map: sym.name };
     }
     const data = ctx.dataMaps.get(sym.shndx);

@@ -4,6 +4,7 @@
  * kernel objects by loader/.
  */
 import type { Btf, BtfExt, FuncInfo, LineInfo, CoreRelo } from '../btf/index.js';
+import type { ExternSpec } from './externs.js';
 
 export interface MapSpec {
   /** The name the kernel gets (internal maps: libbpf's "objname.bss" style). */
@@ -20,10 +21,26 @@ export interface MapSpec {
   /** BTF ids of the key and value types in the object's BTF (0: none). */
   keyTypeId: number;
   valueTypeId: number;
+  /** Map-in-map: the inner map's definition, created as the template of the outer map. */
   innerMap?: MapSpec;
+  /**
+   * Static initialisation of a map-in-map or PROG_ARRAY (`.values = { [1] = &m }`):
+   * after load, slot `key` holds the fd of map (or program) `target`.
+   */
+  initSlots?: MapSlot[];
   /** Set for maps that hold a global data section. */
   data?: DataSection;
 }
+
+export interface MapSlot {
+  key: number;
+  kind: 'map' | 'program';
+  target: string;
+}
+
+/** LIBBPF_PIN_NONE, LIBBPF_PIN_BY_NAME: the pinning values an object may declare. */
+export const PIN_NONE = 0;
+export const PIN_BY_NAME = 1;
 
 export interface DataSection {
   /** ELF section name: ".bss", ".data", ".rodata", ".rodata.str1.1", ".data.custom"... */
@@ -79,6 +96,12 @@ export interface ProgramSpec extends FunctionSpec {
   /** Prefix of the section (tp, raw_tp, uprobe, ...), which decides how to attach. */
   sectionPrefix: string;
   flags: number;
+  /**
+   * Whether Collection.load loads it when LoadOptions.programs does not choose
+   * (libbpf's autoload): false for SEC("?...") programs; absent means true. Set it
+   * before load.
+   */
+  autoload?: boolean;
 }
 
 export interface ObjectSpec {
@@ -93,6 +116,8 @@ export interface ObjectSpec {
   programs: ProgramSpec[];
   /** Every function by name, programs and subprograms alike. */
   functions: Map<string, FunctionSpec>;
+  /** .kconfig and .ksyms externs, resolved at load (libbpf's order). */
+  externs: ExternSpec[];
 }
 
 export const INSN_SIZE = 8;

@@ -894,3 +894,6 @@ export const MS_RELATIME = 1 << 21;
 
 // fcntl.h, for flags sys passes itself
 export const O_CLOEXEC = 0o2000000;
+
+/** enum bpf_func_id: the helpers tsbpf's feature probes call. */
+export const BPF_FUNC_get_attach_cookie = 174;

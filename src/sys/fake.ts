@@ -24,11 +24,14 @@ import {
   BPF_LINK_TYPE_UNSPEC,
   BPF_LSM_MAC,
   BPF_MAP_TYPE_ARRAY,
+  BPF_MAP_TYPE_ARRAY_OF_MAPS,
   BPF_MAP_TYPE_HASH,
+  BPF_MAP_TYPE_HASH_OF_MAPS,
   BPF_MAP_TYPE_LRU_HASH,
   BPF_MAP_TYPE_LRU_PERCPU_HASH,
   BPF_MAP_TYPE_PERCPU_ARRAY,
   BPF_MAP_TYPE_PERCPU_HASH,
+  BPF_MAP_TYPE_PROG_ARRAY,
   BPF_MAP_TYPE_RINGBUF,
   BPF_MODIFY_RETURN,
   BPF_NOEXIST,
@@ -79,6 +82,8 @@ export interface FakeCall {
 export interface FakeSysOptions {
   possibleCpus?: number;
   pageSize?: number;
+  /** What kernelRelease() says (default "6.18.0-fake"). */
+  kernelRelease?: string;
   /** First fd handed out; real processes start near 3, a distinct range catches fd mix-ups. */
   firstFd?: number;
 }
@@ -104,6 +109,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   objPin: ['bpf', 'BPF_OBJ_PIN'],
   objGet: ['bpf', 'BPF_OBJ_GET'],
   progGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
+  progXlatedInsns: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   mapGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   linkGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
   btfGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
@@ -128,6 +134,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   mount: ['mount'],
   possibleCpus: ['possibleCpus'],
   pageSize: ['pageSize'],
+  kernelRelease: ['uname'],
 };
 
 // ---------------------------------------------------------------------------------------
@@ -160,6 +167,9 @@ interface BtfObj extends Counted {
   kind: 'btf';
   id: number;
   blob: Uint8Array;
+  /** Kernel BTFs (vmlinux, modules) have a name and kernel_btf set. */
+  name?: string;
+  kernel?: boolean;
 }
 
 interface LinkObj extends Counted {
@@ -216,6 +226,7 @@ class ArrayStore {
 function snapshot(v: unknown): unknown {
   if (Buffer.isBuffer(v)) return Buffer.from(v);
   if (v instanceof Uint8Array) return new Uint8Array(v);
+  if (Array.isArray(v)) return v.map(snapshot);
   if (v && typeof v === 'object' && !(v instanceof ArrayBuffer)) {
     return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, snapshot(x)]));
   }
@@ -250,10 +261,12 @@ export class FakeSys implements Sys {
   private nextAddress = 0x7f0000000000n;
   private readonly cpus: number;
   private readonly page: number;
+  private readonly uname: string;
 
   constructor(opts: FakeSysOptions = {}) {
     this.cpus = opts.possibleCpus ?? 2;
     this.page = opts.pageSize ?? 4096;
+    this.uname = opts.kernelRelease ?? '6.18.0-fake';
     this.nextFd = opts.firstFd ?? 100;
   }
 
@@ -270,6 +283,16 @@ export class FakeSys implements Sys {
     q.push({ errno, logText });
     this.failures.set(method, q);
     return this;
+  }
+
+  /**
+   * A kernel BTF object (vmlinux or a module's) as BPF_BTF_GET_NEXT_ID lists it: named,
+   * kernel_btf set, alive with no fd open. Returns its id.
+   */
+  addKernelBtf(name: string, blob: Uint8Array): number {
+    const id = this.nextId++;
+    this.byId.get('btf')!.set(id, { kind: 'btf', id, blob: new Uint8Array(blob), refs: 1, name, kernel: true });
+    return id;
   }
 
   /** The fds currently open. */
@@ -382,8 +405,9 @@ export class FakeSys implements Sys {
   mapCreate(attr: MapCreateAttr): number {
     this.enter('mapCreate', [attr]);
     const flags = attr.mapFlags ?? 0;
-    const isArray = attr.mapType === BPF_MAP_TYPE_ARRAY || attr.mapType === BPF_MAP_TYPE_PERCPU_ARRAY;
-    const isHash = ([BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH] as number[]).includes(attr.mapType);
+    // Fd-holding maps (PROG_ARRAY, map-in-map) store the fds' bytes, which is enough to check what was written.
+    const isArray = ([BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_PERCPU_ARRAY, BPF_MAP_TYPE_PROG_ARRAY, BPF_MAP_TYPE_ARRAY_OF_MAPS] as number[]).includes(attr.mapType);
+    const isHash = ([BPF_MAP_TYPE_HASH, BPF_MAP_TYPE_LRU_HASH, BPF_MAP_TYPE_PERCPU_HASH, BPF_MAP_TYPE_LRU_PERCPU_HASH, BPF_MAP_TYPE_HASH_OF_MAPS] as number[]).includes(attr.mapType);
     let store: HashStore | ArrayStore | null = null;
     if (attr.mapType === BPF_MAP_TYPE_RINGBUF) {
       const n = attr.maxEntries;
@@ -596,6 +620,12 @@ export class FakeSys implements Sys {
   // -------------------------------------------------------------------------------------
   // introspection
 
+  /** The fake verifier changes nothing: the instructions as loaded. */
+  progXlatedInsns(fd: number): Uint8Array {
+    this.enter('progXlatedInsns', [fd]);
+    return this.obj(fd, 'prog', 'progXlatedInsns').attr.insns.slice();
+  }
+
   progGetInfo(fd: number): ProgInfo {
     this.enter('progGetInfo', [fd]);
     const p = this.obj(fd, 'prog', 'progGetInfo');
@@ -648,7 +678,7 @@ export class FakeSys implements Sys {
   btfGetInfo(fd: number): BtfInfo {
     this.enter('btfGetInfo', [fd]);
     const b = this.obj(fd, 'btf', 'btfGetInfo');
-    return { id: b.id, btfSize: b.blob.length, name: '', kernelBtf: false };
+    return { id: b.id, btfSize: b.blob.length, name: b.name ?? '', kernelBtf: b.kernel ?? false };
   }
 
   private walk(kind: IdKind, id: number): number | null {
@@ -835,6 +865,10 @@ export class FakeSys implements Sys {
 
   pageSize(): number {
     return this.page;
+  }
+
+  kernelRelease(): string {
+    return this.uname;
   }
 }
 

@@ -11,6 +11,7 @@
  * has returned.
  */
 import { readFileSync } from 'node:fs';
+import { release } from 'node:os';
 import { createRequire } from 'node:module';
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import {
@@ -451,6 +452,7 @@ export class LinuxSys implements Sys {
     const funcInfo = a.funcInfo ? this.copyIn(a.funcInfo) : undefined;
     const lineInfo = a.lineInfo ? this.copyIn(a.lineInfo) : undefined;
     const coreRelos = a.coreRelos ? this.copyIn(a.coreRelos) : undefined;
+    const fdArray = a.fdArray?.length ? this.copyIn(new Uint8Array(Int32Array.from(a.fdArray).buffer)) : undefined;
     const count = (bytes: Uint8Array | undefined, recSize: number | undefined, cnt: number | undefined) =>
       cnt ?? (bytes && recSize ? Math.floor(bytes.length / recSize) : 0);
 
@@ -478,6 +480,7 @@ export class LinuxSys implements Sys {
       // attach_prog_fd and attach_btf_obj_fd share one u32 (a union).
       dv.setUint32(112, a.attachProgFd ?? a.attachBtfObjFd ?? 0, true);
       dv.setUint32(116, count(a.coreRelos, a.coreReloRecSize, a.coreReloCnt), true);
+      setPtr(dv, 120, fdArray ? fdArray.addr : 0);
       setPtr(dv, 128, coreRelos ? coreRelos.addr : 0);
       dv.setUint32(136, a.coreReloRecSize ?? 0, true);
     };
@@ -486,7 +489,7 @@ export class LinuxSys implements Sys {
     let r = 0;
     for (let attempt = 0; attempt <= PROG_LOAD_EAGAIN_RETRIES; attempt++) {
       write(this.attrOf(ATTR_PROG_LOAD));
-      r = this.bpfRaw(BPF_PROG_LOAD, ATTR_PROG_LOAD, [insns, license, log, funcInfo, lineInfo, coreRelos]);
+      r = this.bpfRaw(BPF_PROG_LOAD, ATTR_PROG_LOAD, [insns, license, log, funcInfo, lineInfo, coreRelos, fdArray]);
       if (r !== -EAGAIN) break;
     }
     // The log is wanted most when the load failed, so copy it back either way.
@@ -620,6 +623,20 @@ export class LinuxSys implements Sys {
     };
   }
 
+  progXlatedInsns(fd: number): Uint8Array {
+    const first = this.block(PROG_INFO_SIZE);
+    this.objInfo(fd, first);
+    const len = first.dv.getUint32(20, true);
+    if (len === 0) return new Uint8Array(0);
+    // Second call with room: xlated_prog_len (20) and the xlated_prog_insns pointer (32).
+    const buf = this.block(len);
+    const info = this.block(PROG_INFO_SIZE);
+    info.dv.setUint32(20, len, true);
+    setPtr(info.dv, 32, buf.addr);
+    this.objInfo(fd, info, buf);
+    return buf.u8.slice(0, Math.min(len, info.dv.getUint32(20, true)));
+  }
+
   mapGetInfo(fd: number): MapInfo {
     const info = this.block(MAP_INFO_SIZE);
     this.objInfo(fd, info);
@@ -635,6 +652,7 @@ export class LinuxSys implements Sys {
       btfId: dv.getUint32(64, true),
       btfKeyTypeId: dv.getUint32(68, true),
       btfValueTypeId: dv.getUint32(72, true),
+      mapExtra: dv.getBigUint64(80, true),
     };
   }
 
@@ -836,6 +854,10 @@ export class LinuxSys implements Sys {
   pageSize(): number {
     this.page ??= this.n.sysconf(SC_PAGESIZE);
     return this.page;
+  }
+
+  kernelRelease(): string {
+    return release();
   }
 }
 

@@ -56,6 +56,11 @@ export interface ProgLoadAttr {
   coreRelos?: Uint8Array;
   coreReloRecSize?: number;
   coreReloCnt?: number;
+  /**
+   * fd_array: fds the instructions refer to by index (a kfunc call's `off` names the
+   * module BTF fd at that index; index 0 is unused for that).
+   */
+  fdArray?: number[];
 }
 
 export interface ProgLoadResult {
@@ -130,6 +135,8 @@ export interface MapInfo {
   btfId: number;
   btfKeyTypeId: number;
   btfValueTypeId: number;
+  /** map_extra (bloom filter hashes, arena address); absent where not known. */
+  mapExtra?: bigint;
 }
 
 export interface LinkInfo {
@@ -205,6 +212,11 @@ export interface Sys {
   objPin(fd: number, path: string): void;
   objGet(path: string): number;
   progGetInfo(fd: number): ProgInfo;
+  /**
+   * The program as the verifier left it (bpf_prog_info.xlated_prog_insns), 8 bytes an
+   * instruction; map references read as map ids. Empty without CAP_SYS_ADMIN-like rights.
+   */
+  progXlatedInsns(fd: number): Uint8Array;
   mapGetInfo(fd: number): MapInfo;
   linkGetInfo(fd: number): LinkInfo;
   btfGetInfo(fd: number): BtfInfo;
@@ -244,4 +256,6 @@ export interface Sys {
   /** Number of possible CPUs (/sys/devices/system/cpu/possible), for per-CPU maps and perf buffers. */
   possibleCpus(): number;
   pageSize(): number;
+  /** uname(2)'s release, e.g. "6.18.0-1-amd64": for the kernel floor's message. */
+  kernelRelease(): string;
 }

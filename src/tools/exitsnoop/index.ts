@@ -57,6 +57,8 @@ export interface ExitsnoopOptions {
   summary?: boolean;
   /** Where output goes (default stdout). */
   out?: NodeJS.WritableStream;
+  /** The kernel's BTF as a file (kernels without /sys/kernel/btf/vmlinux): CO-RE against it. */
+  btf?: string;
   /** Told once the program is attached; `groupDead` says which process-exit rule is in force. */
   onReady?: (info: { groupDead: boolean }) => void;
   /** Stops the run. */
@@ -118,7 +120,7 @@ export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<ExitsnoopR
   const decoder = new EventDecoder(spec.btf, monotonicToWall());
   const summary = opts.summary ? new Summary() : undefined;
 
-  using coll = Collection.load(spec);
+  using coll = Collection.load(spec, { targetBtf: opts.btf });
   for (const pid of opts.pids ?? []) coll.map('pids').update(positiveInt(pid, 'pid'), 1);
   if (cgroup) {
     // The map keeps its own reference to the cgroup; the directory fd is only the handle.
