@@ -60,7 +60,7 @@ const label = (obj) => `${basename(dirname(obj))}/${lib.shortName(obj)}`;
 const objects = opts.inputs.flatMap((p) => (statSync(p).isDirectory() ? lib.objectsIn(p) : [p]));
 const rows = [];
 for (const obj of objects) {
-  const all = lib.libbpfLoadAll(obj);
+  const all = lib.libbpfLoadAll(obj, each ?? undefined);
   const one = each ? lib.libbpfEach(obj, each) : null;
   const ts = lib.tsbpfLoad(obj, undefined, opts.load);
   const names = [...new Set([...(one?.programs.keys() ?? []), ...all.programs.keys(), ...ts.programs.keys()])];

@@ -1,7 +1,11 @@
-// libbpf-each OBJ: for every program of a BPF object, load that program alone with
-// libbpf (every other program's autoload off; the object's maps are created as usual)
-// and print one JSON line: {"name","section","loaded","xlated_insns","type","error"}.
-// A first line {"object":..,"programs":N} or {"object":..,"error":..} when it cannot open.
+// libbpf-each [--pin-root DIR] [--all] OBJ: for every program of a BPF object, load that
+// program alone with libbpf (every other program's autoload off; the object's maps are
+// created as usual) and print one JSON line: {"name","section","loaded","xlated_insns",
+// "type","error"}. A first line {"object":..,"programs":N} or {"object":..,"error":..}
+// when it cannot open (or, with --all, load). --all loads the object once, as
+// `bpftool prog loadall` does, and prints the programs it loaded. --pin-root is where
+// LIBBPF_PIN_BY_NAME maps go instead of /sys/fs/bpf, so a comparison leaves no pins
+// there and reuses none.
 // Why: `bpftool prog loadall` is all-or-nothing per object, so one fentry program that
 // this kernel refuses hides every other program's verdict; scripts/compare-libbpf.mjs
 // compiles this (cc ... -lbpf, libbpf-dev) to compare program by program.
@@ -49,32 +53,77 @@ static const char *tail(void) {
   return logbuf + i;
 }
 
+static void print_loaded(struct bpf_program *p) {
+  struct bpf_prog_info info;
+  __u32 len = sizeof(info);
+  memset(&info, 0, sizeof(info));
+  if (bpf_obj_get_info_by_fd(bpf_program__fd(p), &info, &len)) {
+    printf(",\"loaded\":true,\"error\":\"bpf_obj_get_info_by_fd failed\"");
+  } else {
+    printf(",\"loaded\":true,\"type\":%u,\"xlated_insns\":%u", info.type, info.xlated_prog_len / 8);
+  }
+}
+
+static void object_error(const char *path) {
+  printf("{\"object\":");
+  json_str(path);
+  printf(",\"error\":");
+  json_str(tail());
+  printf("}\n");
+}
+
 int main(int argc, char **argv) {
-  if (argc != 2) {
-    fprintf(stderr, "usage: libbpf-each OBJ.bpf.o\n");
+  const char *pin_root = NULL;
+  int all = 0, a = 1;
+  for (; a < argc - 1; a++) {
+    if (!strcmp(argv[a], "--all")) all = 1;
+    else if (!strcmp(argv[a], "--pin-root") && a + 1 < argc - 1) pin_root = argv[++a];
+    else break;
+  }
+  if (a != argc - 1) {
+    fprintf(stderr, "usage: libbpf-each [--pin-root DIR] [--all] OBJ.bpf.o\n");
     return 2;
   }
+  const char *path = argv[a];
+  LIBBPF_OPTS(bpf_object_open_opts, opts, .pin_root_path = pin_root);
   libbpf_set_print(collect);
-  struct bpf_object *obj = bpf_object__open(argv[1]);
+  struct bpf_object *obj = bpf_object__open_file(path, &opts);
   if (!obj) {
+    object_error(path);
+    return 0;
+  }
+  struct bpf_program *p;
+  if (all) {
+    if (bpf_object__load(obj)) {
+      object_error(path);
+      bpf_object__close(obj);
+      return 0;
+    }
     printf("{\"object\":");
-    json_str(argv[1]);
-    printf(",\"error\":");
-    json_str(tail());
-    printf("}\n");
+    json_str(path);
+    printf(",\"loaded\":true}\n");
+    bpf_object__for_each_program(p, obj) {
+      if (bpf_program__fd(p) < 0) continue; /* autoload off */
+      printf("{\"name\":");
+      json_str(bpf_program__name(p));
+      printf(",\"section\":");
+      json_str(bpf_program__section_name(p));
+      print_loaded(p);
+      printf("}\n");
+    }
+    bpf_object__close(obj);
     return 0;
   }
   int n = 0;
-  struct bpf_program *p;
   bpf_object__for_each_program(p, obj) n++;
   bpf_object__close(obj);
   printf("{\"object\":");
-  json_str(argv[1]);
+  json_str(path);
   printf(",\"programs\":%d}\n", n);
   for (int want = 0; want < n; want++) {
     loglen = 0;
     logbuf[0] = 0;
-    obj = bpf_object__open(argv[1]);
+    obj = bpf_object__open_file(path, &opts);
     if (!obj) return 1;
     int i = 0;
     struct bpf_program *mine = NULL;
@@ -93,14 +142,7 @@ int main(int argc, char **argv) {
       printf(",\"loaded\":false,\"error\":");
       json_str(loglen ? tail() : strerror(-err));
     } else {
-      struct bpf_prog_info info;
-      __u32 len = sizeof(info);
-      memset(&info, 0, sizeof(info));
-      if (bpf_obj_get_info_by_fd(bpf_program__fd(mine), &info, &len)) {
-        printf(",\"loaded\":true,\"error\":\"bpf_obj_get_info_by_fd failed\"");
-      } else {
-        printf(",\"loaded\":true,\"type\":%u,\"xlated_insns\":%u", info.type, info.xlated_prog_len / 8);
-      }
+      print_loaded(mine);
     }
     printf("}\n");
     fflush(stdout);

@@ -28,6 +28,7 @@ import { gunzipSync } from 'node:zlib';
 import { heldIds, kernelTest } from './kernel.js';
 import { bpftoolVersion, libbpfEach, libbpfEachBinary, libbpfLoadAll, tsbpfEach, tsbpfLoad } from './libbpf.js';
 import { ROOT } from './paths.js';
+import { loadObjectFile } from '../src/object/index.js';
 
 const CORPUS = join(ROOT, 'testdata', 'corpus');
 const inCI = process.env.CI === 'true';
@@ -77,7 +78,15 @@ for (const f of objects) {
       return t.skip(`needs ${missing}`);
     }
     const path = join(CORPUS, f);
-    const all = libbpfLoadAll(path);
+    // Maps pinned by name must not land in /sys/fs/bpf (the loads use private pin roots).
+    let pinnedNames: string[] = [];
+    try {
+      pinnedNames = loadObjectFile(path).maps.filter((m) => (m as { pinning?: number }).pinning === 1).map((m) => m.name);
+    } catch {
+      // an object tsbpf cannot parse is judged below
+    }
+    const absentBefore = pinnedNames.filter((n) => !existsSync(join('/sys/fs/bpf', n)));
+    const all = libbpfLoadAll(path, libbpfEachBinary(ROOT)!);
     const each = libbpfEach(path, libbpfEachBinary(ROOT)!);
     const mine = tsbpfLoad(path);
     const mineEach = tsbpfEach(path);
@@ -126,6 +135,7 @@ for (const f of objects) {
     const extra = [...mineEach.programs.values()].filter((p) => p.loaded && !each.programs.get(p.name)?.loaded);
     if (extra.length) t.diagnostic(`${f}: tsbpf also loads ${extra.map((p) => p.name).join(', ')}, which libbpf does not`);
 
+    for (const n of absentBefore) assert.ok(!existsSync(join('/sys/fs/bpf', n)), `${f}: the comparison left a pin at /sys/fs/bpf/${n}`);
     // Everything either loader made is gone from this process (pins removed, fds closed).
     const held = heldIds(process.pid);
     assert.deepEqual({ prog: held.prog, map: held.map, link: held.link }, { prog: [], map: [], link: [] }, `${f}: BPF objects still held after the comparison`);

@@ -5,7 +5,7 @@
  * Used by test/corpus.test.ts and scripts/compare-libbpf.mjs (the third-party run).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { Collection, loadObjectFile } from '../src/index.js';
@@ -53,6 +53,26 @@ export function ensureBpffs(): string {
 
 let seq = 0;
 
+/** A fresh directory under bpffs for one load's pins, removed by the caller. */
+function privateBpffsDir(what: string): string {
+  const dir = join(ensureBpffs(), `tsbpf-cmp-${process.pid}-${++seq}-${what}`);
+  mkdirSync(dir);
+  return dir;
+}
+
+/**
+ * Whether the object declares LIBBPF_PIN_BY_NAME maps: libbpf would pin (or reuse) them
+ * under /sys/fs/bpf, where other loads and tests look, so such objects are loaded with
+ * a private pin root instead.
+ */
+function hasPinnedMaps(object: string): boolean {
+  try {
+    return loadObjectFile(object).maps.some((m) => (m as { pinning?: number }).pinning === 1);
+  } catch {
+    return false;
+  }
+}
+
 /**
  * libbpf's error lines from bpftool's stderr: its libbpf:/Error: lines, without the
  * verifier log between its markers and bpftool's strict-mode boilerplate.
@@ -70,9 +90,15 @@ function libbpfReason(stderr: string): string {
 
 /**
  * `bpftool prog loadall OBJ DIR`: libbpf loads every (autoloaded) program of the object
- * or none. The pins are read back with `bpftool -j prog show pinned` and removed.
+ * or none. The pins are read back with `bpftool -j prog show pinned` and removed. An
+ * object with maps pinned by name is loaded the same way by `eachBinary --all` with a
+ * private pin root (bpftool cannot move it off /sys/fs/bpf).
  */
-export function libbpfLoadAll(object: string): ObjectVerdict {
+export function libbpfLoadAll(object: string, eachBinary?: string): ObjectVerdict {
+  if (hasPinnedMaps(object)) {
+    if (!eachBinary) throw new Error(`${object} pins maps by name: comparing it needs scripts/libbpf-each.c built (libbpfEachBinary)`);
+    return libbpfEach(object, eachBinary, { all: true });
+  }
   const dir = join(ensureBpffs(), `tsbpf-cmp-${process.pid}-${++seq}`);
   const verdict: ObjectVerdict = { object, programs: new Map() };
   try {
@@ -120,14 +146,24 @@ export function libbpfEachBinary(root: string): string | null {
   return (eachBinary = out);
 }
 
-/** libbpf loading each program of the object alone (scripts/libbpf-each.c). */
-export function libbpfEach(object: string, binary: string): ObjectVerdict {
-  const r = spawnSync(binary, [object], { encoding: 'utf8', maxBuffer: 64 << 20 });
+/**
+ * libbpf loading each program of the object alone (scripts/libbpf-each.c), or with
+ * `all` the whole object once; maps pinned by name go to a private directory, removed after.
+ */
+export function libbpfEach(object: string, binary: string, opts: { all?: boolean } = {}): ObjectVerdict {
+  const pins = privateBpffsDir('libbpf');
+  let r;
+  try {
+    r = spawnSync(binary, ['--pin-root', pins, ...(opts.all ? ['--all'] : []), object], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  } finally {
+    rmSync(pins, { recursive: true, force: true });
+  }
   if (r.error) throw r.error;
   const verdict: ObjectVerdict = { object, programs: new Map() };
   for (const line of r.stdout.split('\n')) {
     if (!line) continue;
     const j = JSON.parse(line) as { object?: string; error?: string; name?: string; section?: string; loaded?: boolean; xlated_insns?: number; type?: number };
+
     if (j.object !== undefined) {
       if (j.error !== undefined) verdict.error = j.error.replace(/\n/g, ' | ');
       continue;
@@ -167,10 +203,13 @@ export function tsbpfLoad(object: string, programs?: string[], options: Record<s
     verdict.error = oneLine(e);
     return verdict;
   }
+  // Maps pinned by name go to a private directory (LoadOptions.pinPath), removed after.
+  const pins = privateBpffsDir('tsbpf');
   let coll: Collection;
   try {
-    coll = Collection.load(spec, { ...options, collectFailures: true, ...(programs ? { programs } : {}) });
+    coll = Collection.load(spec, { pinPath: pins, ...options, collectFailures: true, ...(programs ? { programs } : {}) } as Parameters<typeof Collection.load>[1]);
   } catch (e) {
+    rmSync(pins, { recursive: true, force: true });
     verdict.error = oneLine(e);
     for (const p of spec.programs) verdict.programs.set(p.name, { name: p.name, loaded: false, error: verdict.error });
     return verdict;
@@ -189,6 +228,7 @@ export function tsbpfLoad(object: string, programs?: string[], options: Record<s
     }
   } finally {
     coll.close();
+    rmSync(pins, { recursive: true, force: true });
   }
   return verdict;
 }
