@@ -6,8 +6,8 @@
 //
 // Per object it runs `bpftool prog loadall` (libbpf, all or nothing), libbpf program by
 // program (scripts/libbpf-each.c, compiled with cc -lbpf; --no-each skips it, and it is
-// skipped when cc or libbpf-dev is missing) and tsbpf's Collection.load (every program
-// tried). It prints one row per program and a summary; --markdown writes the table and
+// skipped when cc or libbpf-dev is missing) and tsbpf's Collection.load (each program
+// alone, as libbpf-each does; with --no-each, the object's default load). It prints one row per program and a summary; --markdown writes the table and
 // the error of every program libbpf loads and tsbpf does not. Exit status 1 when such a
 // program exists. --tsbpf core=user passes LoadOptions to tsbpf (repeatable). Needs a build (npx tsc -p tsconfig.json): it runs dist/.
 import { writeFileSync } from 'node:fs';
@@ -62,7 +62,8 @@ const rows = [];
 for (const obj of objects) {
   const all = lib.libbpfLoadAll(obj, each ?? undefined);
   const one = each ? lib.libbpfEach(obj, each) : null;
-  const ts = lib.tsbpfLoad(obj, undefined, opts.load);
+  // Program by program on both sides when libbpf's side is (`?` programs included).
+  const ts = one ? lib.tsbpfEach(obj, opts.load) : lib.tsbpfLoad(obj, undefined, opts.load);
   const names = [...new Set([...(one?.programs.keys() ?? []), ...all.programs.keys(), ...ts.programs.keys()])];
   if (!names.length) {
     // An object without programs (maps only): does each loader create it?

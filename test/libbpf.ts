@@ -223,7 +223,8 @@ export function tsbpfLoad(object: string, programs?: string[], options: Record<s
         verdict.programs.set(p.name, { name: p.name, section: p.section, loaded: true, xlatedInsns: info.xlatedProgLen / 8, type: info.type });
       } else {
         const err = coll.failures.get(p.name);
-        verdict.programs.set(p.name, { name: p.name, section: p.section, loaded: false, error: err ? oneLine(err) : 'not loaded (no error recorded)' });
+        const why = err ? oneLine(err) : (p as { autoload?: boolean }).autoload === false ? 'not loaded: autoload is off (SEC("?..."))' : 'not loaded (no error recorded)';
+        verdict.programs.set(p.name, { name: p.name, section: p.section, loaded: false, error: why });
       }
     }
   } finally {
@@ -234,7 +235,7 @@ export function tsbpfLoad(object: string, programs?: string[], options: Record<s
 }
 
 /** tsbpf loading each program of the object alone, as libbpfEach does with libbpf. */
-export function tsbpfEach(object: string): ObjectVerdict {
+export function tsbpfEach(object: string, options: Record<string, unknown> = {}): ObjectVerdict {
   let names: string[];
   try {
     names = loadObjectFile(object).programs.map((p) => p.name);
@@ -243,7 +244,7 @@ export function tsbpfEach(object: string): ObjectVerdict {
   }
   const verdict: ObjectVerdict = { object, programs: new Map() };
   for (const name of names) {
-    const one = tsbpfLoad(object, [name]);
+    const one = tsbpfLoad(object, [name], options);
     verdict.programs.set(name, one.programs.get(name) ?? { name, loaded: false, error: one.error ?? 'not loaded' });
   }
   return verdict;
