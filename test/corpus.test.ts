@@ -7,7 +7,7 @@
  *  B. every program that libbpf loads alone (scripts/libbpf-each.c; `?` programs too),
  *     tsbpf loads alone (LoadOptions.programs), with the same xlated instruction count;
  *  C. when libbpf refuses the object entirely (no program loads; legacy maps, which
- *     libbpf >= 1.0 rejects), the test says so and tsbpf must still load all of it,
+ *     libbpf >= 1.0 rejects), the test says so and tsbpf must still load each program,
  *     except what REFUSED lists: objects that are meant to be refused, where tsbpf's
  *     error must be the one line named there.
  *
@@ -125,7 +125,7 @@ for (const f of objects) {
         assert.ok(objectRule, `libbpf refuses ${f}; tsbpf must load it, but: ${mine.error}`);
         assert.match(mine.error ?? '(tsbpf loaded it)', objectRule, `${f} is meant to be refused with one line matching ${objectRule}`);
       } else {
-        for (const p of mine.programs.values()) {
+        for (const p of mineEach.programs.values()) {
           const rule = REFUSED[`${f}/${p.name}`];
           if (rule) assert.match(p.loaded ? '(tsbpf loaded it)' : p.error!, rule, `${f}: ${p.name} is meant to be refused with one line matching ${rule}`);
           else assert.ok(p.loaded, `libbpf refuses ${f}; tsbpf must load ${p.name}, but: ${p.error}`);
