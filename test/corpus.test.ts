@@ -11,6 +11,10 @@
  *     except what REFUSED lists: objects that are meant to be refused, where tsbpf's
  *     error must be the one line named there.
  *
+ * No load leaves pins behind: maps pinned by name go to private bpffs directories
+ * (LoadOptions.pinPath; libbpf-each --pin-root, which also stands in for bpftool's
+ * loadall on such objects, since bpftool would pin them under /sys/fs/bpf).
+ *
  * One divergence is allowed, and said: libbpf 1.1 decides LINUX_HAS_SYSCALL_WRAPPER by
  * creating a kprobe on __<arch>_sys_bpf, so on a kernel without CONFIG_KPROBES it says 0
  * where tsbpf (kallsyms) says 1, and BPF_KSYSCALL programs keep other instructions; there
