@@ -64,6 +64,10 @@ export class ResolvedExterns {
     for (const fd of this.fds.splice(0)) this.sys.close(fd);
   }
 
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
   keep(fd: number): void {
     this.fds.push(fd);
   }

@@ -6,9 +6,9 @@ import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ByteView } from '../binary.js';
 import { Btf, parseBtf, parseBtfExt, type BtfExt, type Datasec } from '../btf/index.js';
-import { BTF_VAR_STATIC } from '../btf/types.js';
+import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_VAR_STATIC } from '../btf/types.js';
 import {
-  parseElf, R_BPF_64_ABS64, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, SHT_PROGBITS, STT_FUNC, STT_SECTION,
+  parseElf, R_BPF_64_ABS64, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, STB_LOCAL, STV_HIDDEN, STV_INTERNAL, SHT_PROGBITS, STT_FUNC, STT_SECTION,
   type ElfFile, type ElfSection, type ElfSymbol,
 } from '../elf/index.js';
 import { ParseError, TsbpfError } from '../errors.js';
@@ -57,6 +57,7 @@ export function parseObject(bytes: Uint8Array, name = 'object'): ObjectSpec {
   const kernVersion = versionSec && versionSec.data.byteLength >= 4 ? new ByteView(versionSec.data, 'object').u32(0) : 0;
 
   fixupDatasecs(elf, btf);
+  markHiddenStatic(elf, btf);
   const { externs, kconfigMap } = collectExterns(elf, btf, internalMapName(name, KCONFIG_SEC));
 
   const dataMaps = parseDataSections(elf, btf, name);
@@ -145,6 +146,24 @@ function fixupDatasecs(elf: ElfFile, btf: Btf): void {
       vsi.offset = sym.value;
     }
     t.vars.sort((a, b) => a.offset - b.offset);
+  }
+}
+
+/**
+ * A global function with hidden visibility (`__hidden`, as usdt.bpf.h's `__weak __hidden`
+ * helpers) cannot be called from outside the object, so libbpf gives its BTF FUNC static
+ * linkage: the verifier then checks it in its caller's context instead of on its own
+ * (where, e.g., a pointer argument could be NULL and a store through it is rejected).
+ */
+function markHiddenStatic(elf: ElfFile, btf: Btf): void {
+  const hidden = new Set(
+    elf.symbols
+      .filter((s) => s.type === STT_FUNC && s.bind !== STB_LOCAL && (s.visibility === STV_HIDDEN || s.visibility === STV_INTERNAL))
+      .map((s) => s.name),
+  );
+  if (hidden.size === 0) return;
+  for (const t of btf.types) {
+    if (t.kind === 'func' && t.linkage === BTF_FUNC_GLOBAL && hidden.has(t.name)) t.linkage = BTF_FUNC_STATIC;
   }
 }
 
