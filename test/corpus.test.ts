@@ -28,9 +28,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { gunzipSync } from 'node:zlib';
 import { heldIds, kernelTest } from './kernel.js';
-import { bpftoolVersion, libbpfEach, libbpfEachBinary, libbpfLoadAll, tsbpfEach, tsbpfLoad } from './libbpf.js';
+import { bpftoolVersion, kernelHasKprobes, libbpfEach, libbpfEachBinary, libbpfLoadAll, tsbpfEach, tsbpfLoad } from './libbpf.js';
 import { ROOT } from './paths.js';
 import { loadObjectFile } from '../src/object/index.js';
 
@@ -51,14 +50,6 @@ const REFUSED: Record<string, RegExp> = {
   'ksym_typed.bpf.o/read_rq': /runqueues|ENOENT/, // kernels without CONFIG_KALLSYMS_ALL
 };
 
-/** Whether libbpf's LINUX_HAS_SYSCALL_WRAPPER probe (a kprobe) can work on this kernel. */
-function kernelHasKprobes(): boolean {
-  try {
-    return /^CONFIG_KPROBES=y$/m.test(gunzipSync(readFileSync('/proc/config.gz')).toString('latin1'));
-  } catch {
-    return true; // no config to tell: assume the usual kernel, compare everything
-  }
-}
 const wrapperMayDiffer = !kernelHasKprobes();
 
 function missingTool(): string | null {

@@ -8,6 +8,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { Collection, loadObjectFile } from '../src/index.js';
 
 export interface ProgVerdict {
@@ -263,4 +264,13 @@ export function objectsIn(dir: string): string[] {
 
 export function shortName(object: string): string {
   return basename(object).replace(/\.o$/, '');
+}
+
+/** Whether libbpf's LINUX_HAS_SYSCALL_WRAPPER probe (a kprobe) can work on this kernel. */
+export function kernelHasKprobes(): boolean {
+  try {
+    return /^CONFIG_KPROBES=y$/m.test(gunzipSync(readFileSync('/proc/config.gz')).toString('latin1'));
+  } catch {
+    return true; // no config to tell: assume the usual kernel, compare everything
+  }
 }
