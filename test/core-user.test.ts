@@ -41,6 +41,7 @@ import { readFileSync } from 'node:fs';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { exitcasesNamed } from './exitcases.js';
+import { mulberry32 } from './prng.js';
 
 // ---------------------------------------------------------------------------------------
 // The objects of the project, found by listing
@@ -616,16 +617,6 @@ test('matcher: type-based and enum relocations, TYPE_MATCHES rules', () => {
 // ---------------------------------------------------------------------------------------
 // Fuzz
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('fuzz: corrupt records, access strings and type ids give a TsbpfError, never a crash', () => {
   const spec = parseObject(readFileSync(join(ROOT, 'testdata', 'core.bpf.o')), 'core');

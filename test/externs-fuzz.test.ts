@@ -14,20 +14,11 @@ import { Btf, encodeBtf, parseBtf, StringTable } from '../src/btf/index.js';
 import { TsbpfError } from '../src/errors.js';
 import { linkProgram, parseKconfig, parseObject, setKconfigValue, type KconfigExtern } from '../src/object/index.js';
 import { ROOT } from './paths.js';
+import { mulberry32 } from './prng.js';
 
 const CASES = Number(process.env.FUZZ_CASES ?? 6000);
 const SEED = Number(process.env.FUZZ_SEED ?? 0x6b636667) >>> 0;
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Runs `cases` cases; each gets its own PRNG; a non-TsbpfError fails with the seed. */
 function fuzz(name: string, cases: number, body: (rnd: () => number, int: (n: number) => number) => void): void {

@@ -13,6 +13,7 @@ import { parseElf, SHT_SYMTAB } from '../src/elf/index.js';
 import { parseObject } from '../src/object/index.js';
 import { ROOT } from './paths.js';
 import { throwsParse } from './throws.js';
+import { mulberry32 as rng } from './prng.js';
 
 const read = (name: string) => new Uint8Array(readFileSync(join(ROOT, 'testdata', 'corpus', `${name}.bpf.o`)));
 
@@ -98,16 +99,6 @@ test('map-in-map and PROG_ARRAY values relocations: bad ones are ParseErrors nam
 });
 
 // Random corruption of the same fields and bytes. Deterministic: the seed is fixed.
-function rng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 test('random corruption of legacy defs, map symbols and .rel.maps: a spec or a TsbpfError', () => {
   const CASES = Number(process.env.FUZZ_CASES ?? 3000);

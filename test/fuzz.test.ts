@@ -31,6 +31,7 @@ import { parseElf, SHF_EXECINSTR, SHT_PROGBITS, SHT_REL, SHT_SYMTAB, type ElfFil
 import { decodeValue, encodeBtf, parseBtf, parseBtfExt, type Btf } from '../src/btf/index.js';
 import { linkProgram, parseObject } from '../src/object/index.js';
 import { applyCoreRelocations } from '../src/btf/core.js';
+import { mulberry32 } from './prng.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const FIXTURES = ['maps', 'globals', 'subprog', 'core', 'rejected', 'tracepoint', 'corpus/legacy', 'corpus/mapinmap', 'corpus/tailcall'];
@@ -48,16 +49,6 @@ const MAX_REPORTED = 20;
 // ---------------------------------------------------------------------------------------
 // PRNG
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** The seed of case `i`: a mix of the base seed and the index. */
 function caseSeed(base: number, i: number): number {
