@@ -31,7 +31,7 @@ import { linkProgram, loadObjectFile, parseObject, type ObjectSpec } from '../sr
 import { defaultSys } from '../src/sys/index.js';
 import { SysError } from '../src/sys/errors.js';
 import type { ProgLoadAttr, Sys } from '../src/sys/types.js';
-import { bpffsPath } from '../src/link/fs.js';
+import { bpffsPath } from '../src/loader/fs.js';
 import { FakeSys } from '../src/sys/fake.js';
 import { buildExample, tsbpf } from './tsbpf-cli.js';
 import { kernelTest } from './kernel.js';

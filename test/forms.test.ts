@@ -17,7 +17,7 @@ import { test } from 'node:test';
 import {
   attach, Collection, loadObjectFile, NotSupportedError, ParseError, setGlobal, setMapSizes, TsbpfError, type ObjectSpec,
 } from '../src/index.js';
-import { bpffsPath } from '../src/link/fs.js';
+import { bpffsPath } from '../src/loader/fs.js';
 import { haveMapType } from '../src/loader/index.js';
 import * as C from '../src/sys/constants.js';
 import { mapTypeName } from '../src/sys/constants.js';

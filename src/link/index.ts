@@ -3,7 +3,7 @@
  * kprobe, fentry/fexit/lsm), and find (or mount) tracefs and bpffs.
  */
 export { attach, attachAll, AttachError, Link, LinkSet, type AttachOptions, type LinkKind } from './link.js';
-export { bpffsPath, parseMounts, realHost, tracefsPath, type Host, type MountEntry } from './fs.js';
+export { bpffsPath, parseMounts, realHost, tracefsPath, type Host, type MountEntry } from '../loader/fs.js';
 export {
   findFunction,
   parseUprobeTarget,

@@ -25,7 +25,7 @@ import {
 import { EEXIST, EINVAL, EOPNOTSUPP, SysError } from '../sys/errors.js';
 import { defaultSys } from '../sys/index.js';
 import type { LinkInfo, PerfEventAttr, Sys } from '../sys/types.js';
-import { realHost, tracefsPath, type Host } from './fs.js';
+import { realHost, tracefsPath, type Host } from '../loader/fs.js';
 import { resolveUprobe } from './uprobe.js';
 
 export type LinkKind =

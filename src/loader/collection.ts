@@ -6,7 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodeValue, encodeBtf, encodeValue, type Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
-import { bpffsPath } from '../link/fs.js';
+import { bpffsPath } from './fs.js';
 import { PIN_BY_NAME, type MapSpec, type ObjectSpec, type VariableSpec } from '../object/index.js';
 import * as C from '../sys/constants.js';
 import { defaultSys } from '../sys/index.js';
