@@ -406,6 +406,45 @@ test('matcher: flavours match by essential name; field offsets and sizes', () =>
   assert.deepEqual(out[0]!.target, { btf: 'target', typeId: 3 });
 });
 
+test('matcher: module BTFs are searched only for types vmlinux lacks, and only then read', () => {
+  const l = new B();
+  const li = l.int();
+  const lconn = l.struct('nf_conn', 8, [['mark', li, 32]]);
+  const ltask = l.struct('task_struct', 4, [['pid', li, 0]]);
+  const vm = new B();
+  const vi = vm.int();
+  vm.struct('task_struct', 16, [['state', vi, 0], ['pid', vi, 64]]);
+  // A module's split BTF: vmlinux's types first, its own from startId on (as the kernel numbers them).
+  const own = vm.btf.count;
+  const mod = new Btf([...vm.btf.types, { kind: 'struct', name: 'nf_conn', size: 64, kflag: false, members: [{ name: 'mark', type: vi, bitOffset: 320, bitfieldSize: 0 }] }], vm.btf.strings, own);
+  let reads = 0;
+  const more = () => {
+    reads++;
+    return [{ btf: mod, name: 'nf_conntrack', startId: own }];
+  };
+  const task = movs(0);
+  applyCoreRelocations('p', l.btf, [l.relo(0, ltask, '0:0', CORE.FIELD_BYTE_OFFSET)], task, [{ btf: vm.btf, name: 'vmlinux' }], { moreTargets: more });
+  assert.equal(imm(task, 0), 8);
+  assert.equal(reads, 0, 'vmlinux had task_struct: no module BTF was read');
+
+  const conn = movs(4, 1);
+  const out = applyCoreRelocations('p', l.btf, [
+    l.relo(0, lconn, '0:0', CORE.FIELD_BYTE_OFFSET),
+    l.relo(1, lconn, '0:0', CORE.FIELD_EXISTS),
+  ], conn, [{ btf: vm.btf, name: 'vmlinux' }], { moreTargets: more });
+  assert.deepEqual([imm(conn, 0), imm(conn, 1)], [40, 1]);
+  assert.deepEqual(out[0]!.target, { btf: 'nf_conntrack', typeId: own });
+
+  // Without the modules the type is missing: existence reads 0 and the offset is poisoned.
+  const none = movs(4, 1);
+  const miss = applyCoreRelocations('p', l.btf, [
+    l.relo(0, lconn, '0:0', CORE.FIELD_BYTE_OFFSET),
+    l.relo(1, lconn, '0:0', CORE.FIELD_EXISTS),
+  ], none, [{ btf: vm.btf, name: 'vmlinux' }]);
+  assert.equal(miss[0]!.poisoned, true);
+  assert.equal(imm(none, 1), 0);
+});
+
 test('matcher: ambiguous candidates are an error; agreeing ones are fine', () => {
   const l = new B();
   const li = l.int();

@@ -645,7 +645,7 @@ function byEssentialName(btf: Btf): Map<string, number[]> {
  * type's. The first target (vmlinux) is searched first; the others (modules) only when
  * it has none, as libbpf and the kernel do.
  */
-function findCandidates(local: Btf, localId: number, targets: CoreTarget[]): Cand[] {
+function findCandidates(local: Btf, localId: number, targets: CoreTarget[], more?: () => readonly CoreTarget[]): Cand[] {
   const lt = typeAt(local, localId);
   const name = essentialName(lt.name);
   const search = (target: CoreTarget, out: Cand[]) => {
@@ -659,6 +659,7 @@ function findCandidates(local: Btf, localId: number, targets: CoreTarget[]): Can
   if (main.length > 0) return main;
   const rest: Cand[] = [];
   for (const t of targets.slice(1)) search(t, rest);
+  if (rest.length === 0 && more) for (const t of more()) search(t, rest);
   return rest;
 }
 
@@ -731,6 +732,11 @@ function patch(v: DataView, n: number, i: number, r: Result): string | undefined
 export interface ApplyCoreOptions {
   /** Candidates per local type id, kept across calls (e.g. the programs of one object). */
   cache?: CandidateCache;
+  /**
+   * Further targets (kernel modules' split BTF), searched only for types the first
+   * targets lack. A function, so they are read only when some type needs them.
+   */
+  moreTargets?: () => readonly CoreTarget[];
 }
 
 /**
@@ -774,7 +780,7 @@ export function applyCoreRelocations(
       } else {
         if (typeAt(local, relo.typeId).name === '') throw new Fail(`${formatSpec(localSpec)}: CO-RE cannot relocate an anonymous type`);
         let cands = cache.get(relo.typeId);
-        if (!cands) cache.set(relo.typeId, (cands = findCandidates(local, relo.typeId, [...targets])));
+        if (!cands) cache.set(relo.typeId, (cands = findCandidates(local, relo.typeId, [...targets], opts.moreTargets)));
         let best: { res: Result; spec: Spec; cand: Cand } | undefined;
         const kept: Cand[] = [];
         for (const cand of cands) {

@@ -3,7 +3,9 @@
  * Linux >= 5.17) or tsbpf itself (btf/core.ts) against a target BTF, for older kernels,
  * for kernels without /sys/kernel/btf/vmlinux (a BTF file), or when asked.
  */
-import { kernelBtf, type Btf } from '../btf/index.js';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { kernelBtf, parseBtf, type Btf } from '../btf/index.js';
 import { applyCoreRelocations, coreKindName, POISON_HELPER, type CandidateCache, type CoreOutcome, type CoreTarget } from '../btf/core.js';
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import type { LinkedProgram } from '../object/index.js';
@@ -31,7 +33,7 @@ export interface CoreLoadOptions {
  * The target BTF for user-space CO-RE, or undefined when the kernel is to do it. `who`
  * names the program (or object) in errors.
  */
-export function userCoreTarget(sys: Sys, opts: CoreLoadOptions, who: string): CoreTarget | undefined {
+export function userCoreTarget(sys: Sys, opts: CoreLoadOptions, who: string): (CoreTarget & { modules?: boolean }) | undefined {
   const mode = opts.core ?? 'auto';
   if (mode !== 'auto' && mode !== 'kernel' && mode !== 'user') {
     throw new TsbpfError(`core option must be 'auto', 'kernel' or 'user', not ${JSON.stringify(mode)}`);
@@ -47,7 +49,7 @@ export function userCoreTarget(sys: Sys, opts: CoreLoadOptions, who: string): Co
     return undefined;
   }
   if (mode === 'auto' && file === undefined && haveKernelCoreRelos(sys)) return undefined;
-  if (file === undefined) return { btf: kernelBtf(), name: 'vmlinux' };
+  if (file === undefined) return { btf: kernelBtf(), name: 'vmlinux', modules: true };
   if (typeof file === 'string') return { btf: kernelBtf(file), name: file };
   return { btf: file, name: 'target BTF' };
 }
@@ -62,9 +64,43 @@ export function applyCore(
   if (linked.coreRelos.length === 0) return undefined;
   const target = userCoreTarget(sys, opts, `program ${program}`);
   if (!target) return undefined;
-  const outcomes = applyCoreRelocations(program, local, linked.coreRelos, linked.insns, [target], { cache: cacheFor(local, target.btf) });
+  const outcomes = applyCoreRelocations(program, local, linked.coreRelos, linked.insns, [target], {
+    cache: cacheFor(local, target.btf),
+    // The running kernel's modules hold types vmlinux lacks; a BTF file stands alone.
+    moreTargets: target.modules ? () => moduleTargets(target.btf) : undefined,
+  });
   linked.coreRelos = [];
   return { outcomes, target: target.name };
+}
+
+const MODULE_BTF_DIR = '/sys/kernel/btf';
+let modules: { base: Btf; targets: CoreTarget[] } | undefined;
+
+/**
+ * The loaded modules' BTF (split on vmlinux), read once per process and only when a type
+ * is not in vmlinux: each copy carries vmlinux's types and strings, so reading them all
+ * up front would cost far more than most loads need. A module whose BTF cannot be read
+ * offers no candidates (the relocation is then poisoned, naming the type).
+ */
+function moduleTargets(vmlinux: Btf): CoreTarget[] {
+  if (modules?.base === vmlinux) return modules.targets;
+  const targets: CoreTarget[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(MODULE_BTF_DIR).filter((n) => n !== 'vmlinux').sort();
+  } catch {
+    // No module BTF directory: vmlinux is all there is.
+  }
+  for (const name of names) {
+    try {
+      const btf = parseBtf(readFileSync(join(MODULE_BTF_DIR, name)), { base: vmlinux });
+      targets.push({ btf, name, startId: btf.baseCount });
+    } catch {
+      continue;
+    }
+  }
+  modules = { base: vmlinux, targets };
+  return targets;
 }
 
 // Candidates per (object BTF, target BTF): the programs of one object share them, as
