@@ -11,7 +11,8 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import {
@@ -503,4 +504,37 @@ kernelTest('libbpf 1.1 refuses a bad pinning value too', () => {
 test('pinbad is a ParseError before anything is loaded', () => {
   const e = throwsParse(() => spec('pinbad'), /map odd/);
   assert.ok(e instanceof ParseError && e instanceof TsbpfError);
+});
+
+kernelTest('an object compiled without -g (no .BTF): programs and global data load as with libbpf 1.1', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-nobtf-'));
+  try {
+    // Written here rather than committed: the point is clang's output without -g.
+    writeFileSync(join(dir, 'nobtf.bpf.c'), [
+      '#include "vmlinux.h"',
+      '#include <bpf/bpf_helpers.h>',
+      'int base = 40;',
+      'SEC("raw_tp/sys_enter")',
+      'int bump(void *ctx) { base += 1; return base + 1; }',
+      'char LICENSE[] SEC("license") = "GPL";',
+      '',
+    ].join('\n'));
+    const obj = join(dir, 'nobtf.bpf.o');
+    const cc = spawnSync('clang', ['-O2', '-target', 'bpf', `-I${join(ROOT, 'bpf', 'include')}`, '-c', join(dir, 'nobtf.bpf.c'), '-o', obj], { encoding: 'utf8' });
+    assert.equal(cc.status, 0, cc.error ? `clang is needed (bash scripts/setup.sh --compiler): ${cc.error.message}` : cc.stderr);
+    const s = loadObjectFile(obj);
+    assert.equal(s.btf.count, 1, 'no BTF types');
+    assert.equal(s.btfExt, undefined);
+    const lib = bpftoolLoadall(obj);
+    assert.equal(lib.status, 0, lib.stderr);
+    using coll = Collection.load(s);
+    sameProgramsAsLibbpf(coll, lib);
+    assert.equal(coll.btfFd, undefined, 'no BTF was loaded');
+    assert.equal(retval(coll, 'bump'), 42);
+    assert.equal(retval(coll, 'bump'), 43);
+    // The .data map holds the incremented global (no BTF: raw bytes).
+    assert.deepEqual(coll.map('nobtf.data').lookup(u32(0)), u32(42));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

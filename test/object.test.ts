@@ -274,9 +274,9 @@ test('objectName and loadObjectFile', () => {
   assert.throws(() => loadObjectFile(path('does-not-exist')), (e: unknown) => e instanceof TsbpfError && /does-not-exist\.bpf\.o: no such file/.test(e.message));
 });
 
-test('errors: an object without .BTF', () => {
+test('errors: an object with .BTF.ext but without .BTF', () => {
   // ".BTF" -> ".XTF" (the name is shared with .rel.BTF, which becomes .rel.XTF).
-  const e = throwsParse(() => parseObject(renameSection(bytesOf('maps'), '.BTF', '.XTF')), /no \.BTF section: compile with clang -g/);
+  const e = throwsParse(() => parseObject(renameSection(bytesOf('maps'), '.BTF', '.XTF')), /a \.BTF\.ext section but no \.BTF section: the object is damaged; rebuild it with clang -g/);
   assert.equal(e.what, 'object');
 });
 

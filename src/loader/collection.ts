@@ -61,7 +61,8 @@ export class Collection {
     // Who does CO-RE, and a target BTF that cannot be read, are settled once up front
     // rather than failing every program alike.
     if ([...(spec.btfExt?.coreRelos.values() ?? [])].some((l) => l.length > 0)) userCoreTarget(sys, opts, `object ${spec.name}`);
-    const btfFd = loadBtf(sys, spec.btf, opts.logSize);
+    // An object compiled without -g has no BTF to load; its maps and programs go without.
+    const btfFd = spec.btf.count > 1 ? loadBtf(sys, spec.btf, opts.logSize) : undefined;
     const coll = new Collection(sys, spec, btfFd);
     let externs;
     try {
@@ -114,7 +115,7 @@ export class Collection {
       if (pinned) reused.add(m.name);
       // The .kconfig map's contents are the running kernel's values.
       const withValues = m.data?.section === '.kconfig' && kconfig ? { ...m, data: { ...m.data, bytes: kconfig } } : m;
-      this.maps.set(m.name, pinned ?? createMap(sys, withValues, spec.btf, this.btfFd!));
+      this.maps.set(m.name, pinned ?? createMap(sys, withValues, spec.btf, this.btfFd));
     }
     // A reused map keeps what it holds (libbpf skips its slots too).
     for (const m of spec.maps) {
@@ -239,7 +240,7 @@ function effectiveSpec(sys: Sys, m: MapSpec): MapSpec {
   return m;
 }
 
-function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number): BpfMap {
+function createMap(sys: Sys, spec: MapSpec, btf: Btf, btfFd: number | undefined): BpfMap {
   const m = effectiveSpec(sys, spec);
   let inner: BpfMap | undefined;
   try {

@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ByteView } from '../binary.js';
-import { Btf, parseBtf, parseBtfExt, type BtfExt, type Datasec } from '../btf/index.js';
+import { Btf, parseBtf, parseBtfExt, StringTable, type BtfExt, type Datasec } from '../btf/index.js';
 import { BTF_FUNC_GLOBAL, BTF_FUNC_STATIC, BTF_VAR_STATIC } from '../btf/types.js';
 import {
   parseElf, R_BPF_64_ABS64, SHF_ALLOC, SHF_EXECINSTR, SHN_UNDEF, SHT_NOBITS, STB_LOCAL, STV_HIDDEN, STV_INTERNAL, SHT_PROGBITS, STT_FUNC, STT_SECTION,
@@ -44,11 +44,13 @@ export function objectName(path: string): string {
 export function parseObject(bytes: Uint8Array, name = 'object'): ObjectSpec {
   const elf = parseElf(bytes);
   const btfSec = elf.sectionByName('.BTF');
-  if (!btfSec) {
-    throw new ParseError('object', 'no .BTF section: compile with clang -g (tsbpf needs BTF for maps, global data and CO-RE)');
-  }
-  const btf = parseBtf(btfSec.data);
   const extSec = elf.sectionByName('.BTF.ext');
+  if (!btfSec && extSec) {
+    throw new ParseError('object', 'a .BTF.ext section but no .BTF section: the object is damaged; rebuild it with clang -g');
+  }
+  // Without -g there is no BTF, and libbpf still loads programs and global data (BTF
+  // maps in .maps and CO-RE need it, and say so where they are parsed).
+  const btf = btfSec ? parseBtf(btfSec.data) : new Btf([{ kind: 'void', name: '' }], StringTable.empty());
   const btfExt = extSec ? parseBtfExt(extSec.data, btf.strings) : undefined;
 
   const licenseSec = elf.sectionByName('license');
