@@ -110,7 +110,7 @@ test('bad input: typed, readable errors and exit status 1, never a crash', () =>
     [write('text.bpf.o', Buffer.from('hello, not an object\n')), /ELF: not an ELF file/],
     [write('truncated.bpf.o', good.subarray(0, good.length >> 1)), /ELF: .*run past the end/],
     [join(dir, 'true'), /ELF: object is for machine x86-64, not BPF/],
-    [write('nobtf.bpf.o', renamed('.BTF', '.XXX')), /no \.BTF section: compile with clang -g/],
+    [write('nobtf.bpf.o', renamed('.BTF', '.XXX')), /a \.BTF\.ext section but no \.BTF section: the object is damaged; rebuild it with clang -g/],
     [write('badsec.bpf.o', renamed('raw_tp/sys_enter', 'rxw_tp/sys_enter')), /program count is in section "rxw_tp\/sys_enter", which names no known program type; use one of: .*tp\//],
   ];
   for (const [file, want] of cases) {
