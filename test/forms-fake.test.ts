@@ -4,13 +4,16 @@
  * and that an object's fault is named without probing the kernel.
  */
 import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Collection, NO_BTF_MAP_TYPES, mapDefinitionFault, setMapSizes } from '../src/loader/index.js';
 import { loadObjectFile, type MapSpec } from '../src/object/index.js';
 import * as C from '../src/sys/constants.js';
-import { EINVAL, ENOTSUPP } from '../src/sys/errors.js';
+import { EINVAL, ENOTSUPP, SysError } from '../src/sys/errors.js';
 import { FakeSys } from '../src/sys/fake.js';
+import { defaultSys } from '../src/sys/index.js';
+import { kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
 import { throwsTsbpf } from './throws.js';
 
@@ -118,4 +121,31 @@ test('setMapSizes reaches BPF_MAP_CREATE', () => {
   const a = sys.callsOf('mapCreate').map(([x]) => x).find((x) => x.mapName === 'stacks')!;
   assert.deepEqual([a.keySize, a.valueSize, a.maxEntries], [4, 160, 1000]);
   assert.equal(coll.map('stacks').valueSize, 160);
+});
+
+test('RLIMIT_MEMLOCK is raised once before loading on kernels < 5.11 (which charge BPF memory to it), never on newer ones', () => {
+  const spec = loadObjectFile(join(ROOT, 'testdata', 'maps.bpf.o'));
+  const old = new FakeSys({ kernelRelease: '5.10.0-46-amd64' });
+  Collection.load(spec, { sys: old }).close();
+  Collection.load(spec, { sys: old }).close();
+  assert.equal(old.callsOf('raiseMemlockLimit').length, 1);
+  const calls = old.calls.map((c) => c.method);
+  assert.ok(calls.indexOf('raiseMemlockLimit') < calls.indexOf('mapCreate'), 'raised before the first map');
+  const now = new FakeSys({ kernelRelease: '6.1.0-18-amd64' });
+  Collection.load(spec, { sys: now }).close();
+  assert.equal(now.callsOf('raiseMemlockLimit').length, 0);
+});
+
+kernelTest('raiseMemlockLimit: the real setrlimit gives unlimited with CAP_SYS_RESOURCE, EPERM without it', () => {
+  // These machines' root lacks CAP_SYS_RESOURCE (kernel-notes.md); a Debian guest has it.
+  const capEff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)$/m.exec(readFileSync('/proc/self/status', 'utf8'))![1]}`);
+  const CAP_SYS_RESOURCE = 24n;
+  if ((capEff >> CAP_SYS_RESOURCE) & 1n) {
+    defaultSys().raiseMemlockLimit();
+    assert.match(readFileSync('/proc/self/limits', 'utf8'), /^Max locked memory\s+unlimited\s+unlimited\s+bytes\s*$/m);
+  } else {
+    const before = readFileSync('/proc/self/limits', 'utf8');
+    assert.throws(() => defaultSys().raiseMemlockLimit(), (e: unknown) => e instanceof SysError && e.code === 'EPERM' && /setrlimit\(RLIMIT_MEMLOCK\)/.test(e.message));
+    assert.equal(readFileSync('/proc/self/limits', 'utf8'), before, 'the limit is unchanged');
+  }
 });

@@ -16,7 +16,7 @@ import { BtfLoadError } from './errors.js';
 import { resolveExterns, type ExternOptions } from './externs.js';
 import { BpfMap, unpinPath } from './map.js';
 import { loadProgram, Program, type ProgramLoadOptions } from './program.js';
-import { btfFeatures, checkKernelFloor } from './probe.js';
+import { btfFeatures, checkKernelFloor, raiseMemlockIfNeeded } from './probe.js';
 import { sanitizeBtf } from '../btf/sanitize.js';
 import { userCoreTarget } from './core.js';
 
@@ -58,6 +58,7 @@ export class Collection {
   static load(spec: ObjectSpec, opts: LoadOptions = {}): Collection {
     const sys = opts.sys ?? defaultSys();
     checkKernelFloor(sys);
+    raiseMemlockIfNeeded(sys);
     // Who does CO-RE, and a target BTF that cannot be read, are settled once up front
     // rather than failing every program alike.
     if ([...(spec.btfExt?.coreRelos.values() ?? [])].some((l) => l.length > 0)) userCoreTarget(sys, opts, `object ${spec.name}`);

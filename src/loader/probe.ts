@@ -160,6 +160,30 @@ export function checkKernelFloor(sys: Sys): void {
   );
 }
 
+/** True when a uname release is older than `major.minor` (false when unparsable). */
+function releaseBefore(release: string, major: number, minor: number): boolean {
+  const m = /^(\d+)\.(\d+)/.exec(release);
+  if (!m) return false;
+  return Number(m[1]) < major || (Number(m[1]) === major && Number(m[2]) < minor);
+}
+
+const raised = new WeakSet<Sys>();
+/**
+ * Before 5.11 the kernel charges BPF maps and programs to RLIMIT_MEMLOCK (64 KiB on many
+ * systems, so even exitsnoop's maps fail with EPERM); raise it once, as libbpf does. A
+ * process that may not raise it keeps its limit and gets the kernel's answer.
+ */
+export function raiseMemlockIfNeeded(sys: Sys): void {
+  if (raised.has(sys)) return;
+  raised.add(sys);
+  if (!releaseBefore(sys.kernelRelease(), 5, 11)) return;
+  try {
+    sys.raiseMemlockLimit();
+  } catch {
+    // Not privileged to raise it: map creation then says EPERM, with the hint.
+  }
+}
+
 /** A tiny BTF with one construct, for the BTF feature probes. */
 function probeBtf(types: BtfType[]): Uint8Array {
   return encodeBtf(new Btf([{ kind: 'void', name: '' }, ...types], StringTable.empty()));

@@ -888,6 +888,8 @@ export const EPOLL_CLOEXEC = 0o2000000;
 
 export const MS_RDONLY = 1;
 export const MS_NOSUID = 2;
+/** RLIMIT_MEMLOCK (asm-generic/resource.h; the same on x86 and arm64). */
+export const RLIMIT_MEMLOCK = 8;
 export const MS_NODEV = 4;
 export const MS_NOEXEC = 8;
 export const MS_RELATIME = 1 << 21;

@@ -132,6 +132,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   epollWaitAsync: ['epoll_wait'],
   watchReadable: ['poll'],
   mount: ['mount'],
+  raiseMemlockLimit: ['setrlimit'],
   possibleCpus: ['possibleCpus'],
   pageSize: ['pageSize'],
   kernelRelease: ['uname'],
@@ -857,6 +858,10 @@ export class FakeSys implements Sys {
   mount(source: string, target: string, fstype: string, flags = 0): void {
     this.enter('mount', [source, target, fstype, flags]);
     this.mounts.push({ source, target, fstype, flags });
+  }
+
+  raiseMemlockLimit(): void {
+    this.enter('raiseMemlockLimit', []);
   }
 
   possibleCpus(): number {

@@ -44,6 +44,7 @@ import {
   BPF_PROG_TEST_RUN,
   BPF_RAW_TRACEPOINT_OPEN,
   EPOLL_CLOEXEC,
+  RLIMIT_MEMLOCK,
   PERF_ATTR_SIZE_VER8,
   bpfCmdName,
 } from './constants.js';
@@ -97,6 +98,7 @@ interface Native {
   };
   sysconf: (name: number) => number;
   mount: (source: string, target: string, fstype: string, flags: number, data: null) => number;
+  setrlimit: (resource: number, rlim: Buffer) => number;
 }
 
 let nativeCache: Native | undefined;
@@ -125,6 +127,7 @@ function native(): Native {
     epoll_wait: libc.func('epoll_wait', 'int', ['int', 'uintptr_t', 'int', 'int']) as Native['epoll_wait'],
     sysconf: libc.func('sysconf', L, ['int']),
     mount: libc.func('mount', 'int', ['const char *', 'const char *', 'const char *', 'unsigned long', 'void *']),
+    setrlimit: libc.func('setrlimit', 'int', ['int', 'void *']) as Native['setrlimit'],
   };
   return nativeCache;
 }
@@ -840,6 +843,13 @@ export class LinuxSys implements Sys {
   mount(source: string, target: string, fstype: string, flags = 0): void {
     if (this.n.mount(source, target, fstype, flags, null) < 0) {
       throw new SysError('mount', this.errno(), `${fstype} on ${target}`);
+    }
+  }
+
+  raiseMemlockLimit(): void {
+    // struct rlimit { rlim_cur, rlim_max }, both RLIM_INFINITY (all ones).
+    if (this.n.setrlimit(RLIMIT_MEMLOCK, Buffer.alloc(16, 0xff)) < 0) {
+      throw new SysError('setrlimit', this.errno(), 'RLIMIT_MEMLOCK');
     }
   }
 

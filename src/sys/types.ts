@@ -253,6 +253,11 @@ export interface Sys {
    * mounts tracefs, `mount("bpf", "/sys/fs/bpf", "bpf")` bpffs. `flags` are MS_* bits.
    */
   mount(source: string, target: string, fstype: string, flags?: number): void;
+  /**
+   * setrlimit(RLIMIT_MEMLOCK, infinity): kernels before 5.11 charge BPF maps and programs
+   * to the locked-memory limit (often 64 KiB), not to the memory cgroup.
+   */
+  raiseMemlockLimit(): void;
   /** Number of possible CPUs (/sys/devices/system/cpu/possible), for per-CPU maps and perf buffers. */
   possibleCpus(): number;
   pageSize(): number;
