@@ -14,7 +14,7 @@
  */
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import type { Collection, Program } from '../loader/index.js';
-import { pinObject, unpinPath } from '../loader/map.js';
+import { PinState } from '../loader/pin.js';
 import {
   BPF_PERF_EVENT,
   PERF_EVENT_IOC_ENABLE,
@@ -76,7 +76,7 @@ export class AttachError extends TsbpfError {
  */
 export class Link {
   private closed = false;
-  private pinned?: string;
+  private readonly pins = new PinState();
 
   constructor(
     private readonly sys: Sys,
@@ -101,7 +101,7 @@ export class Link {
 
   /** Where pin() pinned the link, if it did. */
   get pinnedPath(): string | undefined {
-    return this.pinned;
+    return this.pins.path;
   }
 
   /**
@@ -113,16 +113,12 @@ export class Link {
     if (!this.bpfLink) {
       throw new TsbpfError(`program ${this.program.name} was attached with PERF_EVENT_IOC_SET_BPF (kernel without BPF perf links): there is no BPF link to pin`);
     }
-    if (this.pinned === path) return;
-    pinObject(this.sys, this.fd, path, `link of program ${this.program.name}`);
-    this.pinned = path;
+    this.pins.pin(this.sys, this.fd, path, `link of program ${this.program.name}`);
   }
 
   /** Removes the pin made by pin(); the link then lives as long as its fds. */
   unpin(): void {
-    if (!this.pinned) throw new TsbpfError(`link of program ${this.program.name} is not pinned`);
-    unpinPath(this.pinned, `link of program ${this.program.name}`);
-    this.pinned = undefined;
+    this.pins.unpin(`link of program ${this.program.name}`);
   }
 
   /** Detaches: closes the link and its perf event. Idempotent. */

@@ -3,13 +3,13 @@
  * map's BTF types when it has them (see btf/codec.ts for the representation); raw
  * Uint8Array keys and values always work.
  */
-import { unlinkSync } from 'node:fs';
 import { decodeValue, encodeValue, type Btf } from '../btf/index.js';
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import type { MapSpec } from '../object/index.js';
 import * as C from '../sys/constants.js';
 import { SysError } from '../sys/errors.js';
 import type { MapInfo, Mapping, Sys } from '../sys/types.js';
+import { PinState } from './pin.js';
 import { haveMapType } from './probe.js';
 
 const PER_CPU = new Set<number>([C.BPF_MAP_TYPE_PERCPU_ARRAY, C.BPF_MAP_TYPE_PERCPU_HASH, C.BPF_MAP_TYPE_LRU_PERCPU_HASH]);
@@ -93,7 +93,7 @@ export function kernelObjectName(name: string): string {
 
 export class BpfMap {
   private closed = false;
-  private pinned?: string;
+  private readonly pins = new PinState();
   private mapping?: Mapping;
   private readonly cpus: number;
   /** Bytes of one key and of one (all-CPU) value buffer. */
@@ -177,27 +177,23 @@ export class BpfMap {
 
   /** Where the map is pinned (by pin(), or by the object's LIBBPF_PIN_BY_NAME), if anywhere. */
   get pinnedPath(): string | undefined {
-    return this.pinned;
+    return this.pins.path;
   }
 
   /** Pins the map at `path` on a bpffs (BPF_OBJ_PIN), so it outlives this process. */
   pin(path: string): void {
     this.live();
-    if (this.pinned === path) return;
-    pinObject(this.sys, this.fd, path, `map ${this.name}`);
-    this.pinned = path;
+    this.pins.pin(this.sys, this.fd, path, `map ${this.name}`);
   }
 
   /** Removes the pin made by pin() or by pinning; the map lives on while fds remain. */
   unpin(): void {
-    if (!this.pinned) throw new TsbpfError(`map ${this.name} is not pinned`);
-    unpinPath(this.pinned, `map ${this.name}`);
-    this.pinned = undefined;
+    this.pins.unpin(`map ${this.name}`);
   }
 
   /** @internal Records a pin the loader made or reused. */
   setPinned(path: string | undefined): void {
-    this.pinned = path;
+    this.pins.path = path;
   }
 
   info(): MapInfo {
@@ -334,27 +330,6 @@ export class BpfMap {
 }
 
 /** BPF_OBJ_PIN with a one-line error naming the object and the path. */
-export function pinObject(sys: Sys, fd: number, path: string, what: string): void {
-  try {
-    sys.objPin(fd, path);
-  } catch (e) {
-    if (!(e instanceof SysError)) throw e;
-    const why = e.code === 'EEXIST' ? 'something is already pinned there (remove it first)'
-      : e.code === 'EPERM' || e.code === 'EINVAL' ? `is it on a bpffs (mount -t bpf bpf DIR)? ${e.message}`
-      : e.code === 'ENOENT' ? 'its directory does not exist' : e.message;
-    throw new TsbpfError(`cannot pin ${what} at ${path}: ${why}`);
-  }
-}
-
-/** Removes a pin (a file on bpffs); the object lives on while anything holds it. */
-export function unpinPath(path: string, what: string): void {
-  try {
-    unlinkSync(path);
-  } catch (e) {
-    throw new TsbpfError(`cannot unpin ${what} at ${path}: ${(e as Error).message}`);
-  }
-}
-
 export function roundUp(n: number, to: number): number {
   return Math.ceil(n / to) * to;
 }

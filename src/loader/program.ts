@@ -10,7 +10,8 @@ import { SysError } from '../sys/errors.js';
 import type { ProgInfo, Sys, TestRunAttr, TestRunResult } from '../sys/types.js';
 import { VerifierError } from './errors.js';
 import { patchExterns, poisonedKfunc, type ResolvedExterns } from './externs.js';
-import { kernelObjectName, pinObject, unpinPath } from './map.js';
+import { kernelObjectName } from './map.js';
+import { PinState } from './pin.js';
 import { haveProgType } from './probe.js';
 import { applyCore, explainPoisoned, type CoreLoadOptions } from './core.js';
 
@@ -27,7 +28,7 @@ const BTF_ATTACH_TYPES = new Set<number>([C.BPF_PROG_TYPE_TRACING, C.BPF_PROG_TY
 
 export class Program {
   private closed = false;
-  private pinned?: string;
+  private readonly pins = new PinState();
 
   constructor(
     private readonly sys: Sys,
@@ -63,22 +64,18 @@ export class Program {
 
   /** Where pin() pinned the program, if it did. */
   get pinnedPath(): string | undefined {
-    return this.pinned;
+    return this.pins.path;
   }
 
   /** Pins the program at `path` on a bpffs (BPF_OBJ_PIN), so it outlives this process. */
   pin(path: string): void {
     this.live();
-    if (this.pinned === path) return;
-    pinObject(this.sys, this.fd, path, `program ${this.name}`);
-    this.pinned = path;
+    this.pins.pin(this.sys, this.fd, path, `program ${this.name}`);
   }
 
   /** Removes the pin made by pin(). */
   unpin(): void {
-    if (!this.pinned) throw new TsbpfError(`program ${this.name} is not pinned`);
-    unpinPath(this.pinned, `program ${this.name}`);
-    this.pinned = undefined;
+    this.pins.unpin(`program ${this.name}`);
   }
 
   close(): void {
