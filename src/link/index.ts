@@ -2,7 +2,8 @@
  * link/: attach loaded programs by section name (tracepoint, raw_tp, tp_btf, uprobe,
  * kprobe, fentry/fexit/lsm), and find (or mount) tracefs and bpffs.
  */
-export { attach, attachAll, AttachError, Link, LinkSet, type AttachOptions, type LinkKind } from './link.js';
+export { attach, attachAll } from './attach.js';
+export { Link, LinkSet, AttachError, type AttachOptions, type LinkKind, type LinkParts } from './link.js';
 export { bpffsPath, parseMounts, realHost, tracefsPath, type Host, type MountEntry } from '../loader/fs.js';
 export {
   findFunction,

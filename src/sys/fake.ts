@@ -106,6 +106,8 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   progTestRun: ['bpf', 'BPF_PROG_TEST_RUN'],
   linkCreate: ['bpf', 'BPF_LINK_CREATE'],
   rawTracepointOpen: ['bpf', 'BPF_RAW_TRACEPOINT_OPEN'],
+  iterCreate: ['bpf', 'BPF_ITER_CREATE'],
+  read: ['read'],
   objPin: ['bpf', 'BPF_OBJ_PIN'],
   objGet: ['bpf', 'BPF_OBJ_GET'],
   progGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
@@ -586,6 +588,17 @@ export class FakeSys implements Sys {
           ? BPF_LINK_TYPE_TRACING
           : BPF_LINK_TYPE_UNSPEC;
     return this.register<LinkObj>({ kind: 'link', id: this.nextId++, type, progId: prog.id, refs: 0 });
+  }
+
+  iterCreate(linkFd: number): number {
+    this.enter('iterCreate', [linkFd]);
+    this.obj(linkFd, 'link', 'iterCreate');
+    throw this.unsupported('iterCreate', 'BPF iterators');
+  }
+
+  read(fd: number, buf: Uint8Array): number {
+    this.enter('read', [fd, buf.length]);
+    throw this.unsupported('read', 'read(2)');
   }
 
   rawTracepointOpen(name: string | null, progFd: number): number {

@@ -18,6 +18,7 @@ import {
   BPF_BTF_GET_FD_BY_ID,
   BPF_BTF_GET_NEXT_ID,
   BPF_BTF_LOAD,
+  BPF_ITER_CREATE,
   BPF_LINK_CREATE,
   BPF_LINK_GET_FD_BY_ID,
   BPF_LINK_GET_NEXT_ID,
@@ -91,6 +92,7 @@ interface Native {
   mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => bigint;
   munmap: (addr: bigint, length: number) => number;
   close: (fd: number) => number;
+  read: (fd: number, buf: Uint8Array, count: number) => number;
   epoll_create1: (flags: number) => number;
   epoll_ctl: (epfd: number, op: number, fd: number, event: number) => number;
   epoll_wait: ((epfd: number, events: number, maxEvents: number, timeout: number) => number) & {
@@ -122,6 +124,7 @@ function native(): Native {
     mmap: libc.func('mmap', 'void *', ['void *', 'size_t', 'int', 'int', 'int', 'int64_t']),
     munmap: libc.func('munmap', 'int', ['void *', 'size_t']),
     close: libc.func('close', 'int', ['int']),
+    read: libc.func('read', 'long', ['int', '_Out_ uint8_t *', 'size_t']) as Native['read'],
     epoll_create1: libc.func('epoll_create1', 'int', ['int']),
     epoll_ctl: libc.func('epoll_ctl', 'int', ['int', 'int', 'int', 'uintptr_t']),
     epoll_wait: libc.func('epoll_wait', 'int', ['int', 'uintptr_t', 'int', 'int']) as Native['epoll_wait'],
@@ -227,7 +230,8 @@ const ATTR_GET_ID = 12; // start_id / *_id, next_id, open_flags
 const ATTR_INFO = 16; // info.bpf_fd, info.info_len, info.info
 const ATTR_RAW_TP = 16; // raw_tracepoint.name, raw_tracepoint.prog_fd (+ padding)
 const ATTR_BTF_LOAD = 32; // btf, btf_log_buf, btf_size, btf_log_size, btf_log_level, btf_log_true_size
-const ATTR_LINK_CREATE = 32; // link_create ... tracing.cookie
+const ATTR_LINK_CREATE = 48; // link_create ... kprobe_multi.cookies (the largest member of the union)
+const ATTR_ITER_CREATE = 8; // iter_create.link_fd, flags
 const ATTR_MAX = 256;
 
 // sizeof(struct bpf_*_info) in 6.18; older kernels accept it because our tail is zero.
@@ -548,15 +552,64 @@ export class LinuxSys implements Sys {
     dv.setUint32(4, a.targetFd, true);
     dv.setUint32(8, a.attachType, true);
     dv.setUint32(12, a.flags ?? 0, true);
-    // The tail is a union: perf_event.bpf_cookie for perf links, otherwise
-    // tracing.{target_btf_id, cookie}.
+    // The tail (from 16) is a union whose member the attach type picks.
+    const keep: unknown[] = [];
     if (a.attachType === BPF_PERF_EVENT) {
       dv.setBigUint64(16, a.bpfCookie ?? 0n, true);
+    } else if (a.iterInfo) {
+      const info = this.copyIn(a.iterInfo);
+      keep.push(info);
+      setPtr(dv, 16, info.addr);
+      dv.setUint32(24, a.iterInfo.length, true);
+    } else if (a.kprobeMulti) {
+      const k = a.kprobeMulti;
+      const cnt = k.syms?.length ?? k.addrs?.length ?? 0;
+      dv.setUint32(16, k.flags ?? 0, true);
+      dv.setUint32(20, cnt, true);
+      if (k.syms) {
+        // An array of char * to NUL-terminated names.
+        const ptrs = this.block(8 * cnt);
+        k.syms.forEach((name, i) => {
+          const str = this.cString(name);
+          keep.push(str);
+          setPtr(ptrs.dv, 8 * i, str.addr);
+        });
+        keep.push(ptrs);
+        setPtr(dv, 24, ptrs.addr);
+      }
+      const u64s = (values: bigint[] | undefined, off: number) => {
+        if (!values) return;
+        const b = this.block(8 * values.length);
+        values.forEach((v, i) => b.dv.setBigUint64(8 * i, v, true));
+        keep.push(b);
+        setPtr(dv, off, b.addr);
+      };
+      u64s(k.addrs, 32);
+      u64s(k.cookies, 40);
+    } else if (a.tcx) {
+      dv.setUint32(16, a.tcx.relativeFdOrId ?? 0, true);
+      dv.setBigUint64(24, a.tcx.expectedRevision ?? 0n, true);
     } else {
       dv.setUint32(16, a.targetBtfId ?? 0, true);
       dv.setBigUint64(24, a.bpfCookie ?? 0n, true);
     }
-    return this.bpf(BPF_LINK_CREATE, ATTR_LINK_CREATE);
+    return this.bpf(BPF_LINK_CREATE, ATTR_LINK_CREATE, keep);
+  }
+
+  iterCreate(linkFd: number): number {
+    const dv = this.attrOf(ATTR_ITER_CREATE);
+    dv.setUint32(0, linkFd, true);
+    return this.bpf(BPF_ITER_CREATE, ATTR_ITER_CREATE);
+  }
+
+  read(fd: number, buf: Uint8Array): number {
+    // An iterator's read runs its BPF program; EAGAIN does not happen on a blocking fd.
+    for (;;) {
+      const r = this.n.read(fd, buf, buf.length);
+      if (r >= 0) return r;
+      const errno = this.errno();
+      if (errno !== EINTR) throw new SysError('read', errno);
+    }
   }
 
   rawTracepointOpen(name: string | null, progFd: number): number {

@@ -104,6 +104,12 @@ export interface LinkCreateAttr {
   bpfCookie?: bigint;
   /** link_create.target_btf_id, for tracing links. */
   targetBtfId?: number;
+  /** link_create.iter_info (union bpf_iter_link_info, encoded), for BPF_TRACE_ITER links. */
+  iterInfo?: Uint8Array;
+  /** link_create.kprobe_multi, for BPF_TRACE_KPROBE_MULTI links: symbols or addresses, one cookie each. */
+  kprobeMulti?: { flags?: number; syms?: string[]; addrs?: bigint[]; cookies?: bigint[] };
+  /** link_create.tcx: the anchor program or link and the expected revision, for BPF_TCX_* links. */
+  tcx?: { relativeFdOrId?: number; expectedRevision?: bigint };
 }
 
 /** The parts of struct bpf_prog_info that tsbpf reads. */
@@ -207,6 +213,10 @@ export interface Sys {
   btfLoad(attr: BtfLoadAttr): number;
   progTestRun(attr: TestRunAttr): TestRunResult;
   linkCreate(attr: LinkCreateAttr): number;
+  /** BPF_ITER_CREATE: a readable fd that runs the iterator link's program as it is read. */
+  iterCreate(linkFd: number): number;
+  /** read(2) into `buf`; returns the bytes read (0 at end of file). */
+  read(fd: number, buf: Uint8Array): number;
   /** BPF_RAW_TRACEPOINT_OPEN; name null for tp_btf programs (the kernel knows the target). */
   rawTracepointOpen(name: string | null, progFd: number): number;
   objPin(fd: number, path: string): void;
