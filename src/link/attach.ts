@@ -19,6 +19,7 @@ import type { Collection, Program } from '../loader/index.js';
 import { defaultSys } from '../sys/index.js';
 import { realHost } from '../loader/fs.js';
 import { closeAll, guard, Link, LinkSet, noTarget, type AttachOptions, type Ctx, type LinkKind } from './link.js';
+import { attachIter } from './iter.js';
 import { attachKprobe } from './kprobe.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
 
@@ -90,6 +91,9 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
       const fd = guard(ctx, `${prefix} ${spec.attachTarget}`, () => sys.rawTracepointOpen(null, program.fd));
       return new Link(sys, fd, program, kind, spec.attachTarget);
     }
+    case 'iter':
+    case 'iter.s':
+      return attachIter(ctx);
     case 'perf_event':
       return attachPerfSampling(ctx);
     case 'uprobe':

@@ -3,6 +3,7 @@
  * kprobe, fentry/fexit/lsm), and find (or mount) tracefs and bpffs.
  */
 export { attach, attachAll } from './attach.js';
+export { readIterator } from './iter.js';
 export { Link, LinkSet, AttachError, type AttachOptions, type LinkKind, type LinkParts } from './link.js';
 export { bpffsPath, parseMounts, realHost, tracefsPath, type Host, type MountEntry } from '../loader/fs.js';
 export {

@@ -107,7 +107,8 @@ export class Link {
   private readonly detach?: () => void;
 
   constructor(
-    private readonly sys: Sys,
+    /** The kernel interface the link was made with (its fds belong to it). */
+    readonly sys: Sys,
     readonly fd: number,
     readonly program: Program,
     readonly kind: LinkKind,
