@@ -41,7 +41,7 @@ function parseLines(text: string): Map<number, string> {
 
 const prog = (name: string) => loadObjectFile(compileBpf(join(ROOT, 'test', 'progs', `${name}.bpf.c`)));
 
-kernelTest('iter/task: the iterator lists each process as bpftool's run of it does (pid and comm)', async () => {
+kernelTest('iter/task: the iterator lists each process as bpftool running it does (pid and comm)', async () => {
   const child = spawn('sleep', ['30'], { stdio: 'ignore' });
   try {
     using coll = Collection.load(prog('iter_task'));

@@ -11,6 +11,11 @@
  *   /// @sample {"interval": 1000, "type": "log2_hist", "unit": "usecs"}
  *   struct { ... } hists SEC(".maps");        -> sample config of map hists
  *
+ *   /// @tchook {"ifindex": 1, "attach_point": "BPF_TC_INGRESS"}
+ *   /// @tcopts {"handle": 1, "priority": 1}
+ *   SEC("tc") int tc_ingress(...) { ... }     -> attach parameters of program tc_ingress
+ *                                                (also @ifindex, @flags, @xdpopts for xdp)
+ *
  * Pure text work: the names found are matched against the object's variables and maps
  * by the caller.
  */
@@ -21,7 +26,12 @@ export interface DocComment {
   description?: string;
   cmdarg?: VariableEntry['cmdarg'];
   sample?: MapEntry['sample'];
+  /** A program's attach parameters, as ecc copies them into its progs entry: ifindex, flags, xdpopts, tchook, tcopts. */
+  attach?: Record<string, unknown>;
 }
+
+/** Tags ecc reads on a program function, and whether each holds JSON (else an integer). */
+const PROGRAM_TAGS: Record<string, 'int' | 'object'> = { ifindex: 'int', flags: 'int', xdpopts: 'object', tchook: 'object', tcopts: 'object' };
 
 /** Declared name -> its doc comment. `file` names the source in error messages. */
 export function parseDocComments(text: string, file = 'source'): Map<string, DocComment> {
@@ -52,8 +62,9 @@ function declaredName(lines: string[], from: number): string | undefined {
     const line = lines[i]!.replace(/\/\/.*$/, '');
     if (!stmt && /^\s*(#|$)/.test(line)) return undefined;
     for (const c of line) {
-      // `) {` outside braces: a function body, which doc comments do not annotate here.
-      if (c === '{' && depth === 0 && /\)\s*$/.test(stmt)) return undefined;
+      // `) {` outside braces: a function body; its name is a program's (the name BPF_PROG
+      // and friends take first, or the identifier before the parameter list).
+      if (c === '{' && depth === 0 && /\)\s*$/.test(stmt)) return functionName(stmt);
       if (c === '{') depth++;
       else if (c === '}') depth--;
       stmt += c;
@@ -68,6 +79,13 @@ function declaredName(lines: string[], from: number): string | undefined {
     stmt += '\n';
   }
   return undefined;
+}
+
+function functionName(stmt: string): string | undefined {
+  const bare = stmt.replace(/SEC\s*\(\s*"[^"]*"\s*\)/g, ' ').replace(/__attribute__\s*\(\(.*?\)\)/g, ' ');
+  const macro = /\bBPF_(?:PROG2?|KPROBE|KRETPROBE|KSYSCALL|KRETSYSCALL|UPROBE|URETPROBE|USDT)\s*\(\s*([A-Za-z_]\w*)/.exec(bare);
+  if (macro) return macro[1];
+  return /([A-Za-z_]\w*)\s*\(/.exec(bare)?.[1];
 }
 
 function parseBlock(block: string[], where: string): DocComment {
@@ -101,9 +119,20 @@ function parseBlock(block: string[], where: string): DocComment {
         doc.sample = v as MapEntry['sample'];
         break;
       }
-      default:
-        // Other tags (@brief, @version...) describe the program, not a declaration.
+      default: {
+        const kind = PROGRAM_TAGS[tag];
+        if (kind === 'int') {
+          const t = text.trim();
+          if (!/^(0x[0-9a-f]+|\d+)$/i.test(t)) throw new TsbpfError(`${where}: @${tag} needs an unsigned integer, not "${t}"`);
+          doc.attach = { ...doc.attach, [tag]: Number(t) };
+        } else if (kind === 'object') {
+          const v = json(text, where, tag);
+          if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TsbpfError(`${where}: @${tag} needs a JSON object`);
+          doc.attach = { ...doc.attach, [tag]: v };
+        }
+        // Other tags (@brief, @version...) describe the package, not a declaration.
         break;
+      }
     }
   }
   return doc;
@@ -134,5 +163,10 @@ export function applyDocComments(skel: BpfSkel, docs: Map<string, DocComment>): 
   for (const m of skel.maps) {
     const d = docs.get(m.ident);
     if (d?.sample !== undefined && !m.mmaped) m.sample = d.sample;
+  }
+  for (const p of skel.progs) {
+    const d = docs.get(p.name);
+    if (d?.attach) Object.assign(p, d.attach);
+    if (d?.description !== undefined) p.description = d.description;
   }
 }

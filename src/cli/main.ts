@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { TsbpfError } from '../errors.js';
+import type { AttachOptions } from '../link/index.js';
 import { VerifierError, BtfLoadError } from '../loader/index.js';
 import { registerBuild } from './build.js';
 import { registerBtfCommand } from './btf.js';
@@ -49,14 +50,19 @@ export async function main(argv: string[]): Promise<number> {
     .option('--max-entries <map=n>', "set a map's max_entries before load (repeatable)", (v: string, p?: MapSizes) => addMapSize('--max-entries', v, p))
     .option('--value-size <map=n>', "set a map's value size before load, e.g. a STACK_TRACE map's (repeatable)", (v: string, p?: MapSizes) => addMapSize('--value-size', v, p))
     .option('--btf <file>', BTF_OPTION_HELP)
+    .option('--interface <name|index>', 'network interface of xdp and tc programs (default: the package\'s @ifindex/@tchook, else 1, lo)')
+    .option('--xdp-mode <mode>', 'xdp attach mode: generic or driver (default: driver where the driver has it)')
+    .option('--cgroup <path>', 'cgroup v2 directory of cgroup programs (default: the cgroup2 root)')
+    .option('--freq <hz>', 'samples per second on each CPU for perf_event programs (default 1)')
     .allowUnknownOption()
     .passThroughOptions()
     .addHelpText('after', '\nExamples:\n  tsbpf run package.json\n  tsbpf run execs.bpf.o -j | jq .comm\n  tsbpf run package.json -- --min_duration_ms 10')
-    .action(async (file: string, args: string[], opts: { json?: boolean; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
+    .action(async (file: string, args: string[], opts: RunFlags & { json?: boolean; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
       // Options after FILE pass through untouched; take ours out, leave the program's.
-      const own: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string } = {
+      const own: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string; attach?: Partial<AttachOptions> } = {
         json: opts.json, verbose: opts.verbose, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf,
       };
+      const flags: RunFlags = { interface: opts.interface, xdpMode: opts.xdpMode, cgroup: opts.cgroup, freq: opts.freq };
       const rest: string[] = [];
       for (let i = 0; i < args.length; i++) {
         const a = args[i]!;
@@ -69,8 +75,12 @@ export async function main(argv: string[]): Promise<number> {
           if (i + 1 >= args.length) throw new TsbpfError('--btf needs a file');
           own.btf = args[++i];
         } else if (a.startsWith('--btf=')) own.btf = a.slice('--btf='.length);
-        else rest.push(a);
+        else if (RUN_FLAGS[a]) {
+          if (i + 1 >= args.length) throw new TsbpfError(`${a} needs a value`);
+          flags[RUN_FLAGS[a]] = args[++i];
+        } else rest.push(a);
       }
+      own.attach = runAttachOptions(flags);
       status = await runCommand(file, rest, own);
     });
 
@@ -81,6 +91,31 @@ export async function main(argv: string[]): Promise<number> {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
     return reportError(e);
   }
+}
+
+interface RunFlags {
+  interface?: string;
+  xdpMode?: string;
+  cgroup?: string;
+  freq?: string;
+}
+
+/** run's attach flags as they may also come after FILE. */
+const RUN_FLAGS: Record<string, keyof RunFlags> = { '--interface': 'interface', '--xdp-mode': 'xdpMode', '--cgroup': 'cgroup', '--freq': 'freq' };
+
+function runAttachOptions(f: RunFlags): Partial<AttachOptions> {
+  const o: Partial<AttachOptions> = {};
+  if (f.interface !== undefined) o.interface = /^\d+$/.test(f.interface) ? Number(f.interface) : f.interface;
+  if (f.xdpMode !== undefined) {
+    if (f.xdpMode !== 'generic' && f.xdpMode !== 'driver') throw new TsbpfError(`--xdp-mode is generic or driver, not "${f.xdpMode}"`);
+    o.xdpMode = f.xdpMode;
+  }
+  if (f.cgroup !== undefined) o.cgroup = f.cgroup;
+  if (f.freq !== undefined) {
+    if (!/^\d+$/.test(f.freq) || Number(f.freq) < 1) throw new TsbpfError(`--freq is a whole number of samples per second >= 1, not "${f.freq}"`);
+    o.perfEvent = { frequency: Number(f.freq) };
+  }
+  return o;
 }
 
 /** check's two size options, each a MapSizes of its own, as one. */

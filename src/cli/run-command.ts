@@ -1,13 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { hasElfMagic } from '../elf/index.js';
 import { TsbpfError } from '../errors.js';
+import type { AttachOptions } from '../link/index.js';
 import { objectName } from '../object/index.js';
 import { readPackage } from '../package/index.js';
 import type { MapSizes } from './map-sizes.js';
 import { run, type Runnable } from './run.js';
 
 /** `tsbpf run FILE [args]`: FILE is a .bpf.o object or an eunomia package.json. */
-export async function runCommand(file: string, args: string[], opts: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string }): Promise<number> {
+export async function runCommand(file: string, args: string[], opts: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string; attach?: Partial<AttachOptions> }): Promise<number> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);

@@ -8,10 +8,10 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { clockTime, EventFormatter } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
-import { attachAll, tracefsPath } from '../link/index.js';
-import { Collection, type BpfMap } from '../loader/index.js';
+import { attachAll, readIterator, tracefsPath, type AttachOptions } from '../link/index.js';
+import { Collection, type BpfMap, type Program } from '../loader/index.js';
 import { parseObject, type ObjectSpec } from '../object/index.js';
-import type { BpfSkel } from '../package/index.js';
+import { packageAttachOptions, type BpfSkel } from '../package/index.js';
 import { PerfBuffer } from '../perf/index.js';
 import { RingBuffer } from '../ringbuf/index.js';
 import * as C from '../sys/constants.js';
@@ -42,6 +42,26 @@ export interface RunOptions {
   out?: NodeJS.WritableStream;
   /** --max-entries / --value-size MAP=N, applied before load. */
   mapSizes?: MapSizes;
+  /** Command-line attach options (--interface, --xdp-mode, --cgroup, --freq): over the package's. */
+  attach?: Partial<AttachOptions>;
+}
+
+/** Sections whose programs attach to a network interface. */
+const NET_PREFIXES = new Set(['xdp', 'xdp.frags', 'tc', 'tc/ingress', 'tc/egress', 'tcx/ingress', 'tcx/egress', 'classifier']);
+
+/**
+ * One program's attach options: the package's (@ifindex, @tchook...), then the command
+ * line's. tc and xdp programs that name no interface go to ifindex 1 (lo), as with ecli.
+ */
+function attachOptionsFor(skel: BpfSkel | undefined, cli: Partial<AttachOptions> | undefined): (p: Program) => Partial<AttachOptions> {
+  return (p) => {
+    const entry = skel?.progs.find((e) => e.name === p.name);
+    const pkg = entry ? packageAttachOptions(entry, `package program ${p.name}`) : {};
+    const o: Partial<AttachOptions> = { ...pkg, ...cli };
+    if (pkg.tc || cli?.tc) o.tc = { ...pkg.tc, ...cli?.tc };
+    if (o.interface === undefined && NET_PREFIXES.has(p.spec.sectionPrefix)) o.interface = 1;
+    return o;
+  };
 }
 
 /** The struct events are decoded with: the export type, else the header structs ecc kept. */
@@ -74,10 +94,14 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   const sampler = sampled && new MapSampler(spec, sampled.name, sampled.sample!);
 
   using coll = Collection.load(spec, { targetBtf: opts.btf });
-  using links = attachAll(coll);
+  using links = attachAll(coll, {}, attachOptionsFor(input.skel, opts.attach));
   if (opts.verbose) {
-    for (const l of links) process.stderr.write(`tsbpf: attached ${l.program.name} (${l.program.section})\n`);
+    for (const l of links) process.stderr.write(`tsbpf: attached ${l.program.name} (${l.program.section}) to ${l.target}\n`);
   }
+  // Iterators print once, at start: what they walk is the kernel's state now.
+  const iters = [...links].filter((l) => l.kind === 'iter');
+  for (const l of iters) out.write(Buffer.from(readIterator(l)));
+  if (iters.length && iters.length === links.size && !exportMap && !sampler) return 0;
   let stop = () => {};
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;

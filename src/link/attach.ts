@@ -24,10 +24,15 @@ import { attachKprobe } from './kprobe.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
 
 /** Attaches every program of `collection`; when one fails, the ones already attached are detached. */
-export function attachAll(collection: Collection, opts: Omit<AttachOptions, 'target'> = {}): LinkSet {
+export function attachAll(
+  collection: Collection,
+  opts: Omit<AttachOptions, 'target'> = {},
+  /** Options of one program over `opts` (a package's interface for its xdp program...). */
+  perProgram?: (program: Program) => Partial<AttachOptions>,
+): LinkSet {
   const links = new Map<string, Link>();
   try {
-    for (const [name, prog] of collection.programs) links.set(name, attach(prog, opts));
+    for (const [name, prog] of collection.programs) links.set(name, attach(prog, perProgram ? { ...opts, ...perProgram(prog) } : opts));
   } catch (e) {
     try {
       closeAll([...links.values()].reverse());
