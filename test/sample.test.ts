@@ -54,7 +54,7 @@ test('linearHistogram: one row per value from 0', () => {
   );
 });
 
-test('doc comments: descriptions, @cmdarg and @description on variables, @sample on maps; functions ignored', () => {
+test('doc comments: descriptions, @cmdarg and @description on variables, @sample on maps; a program function\'s description (ecc\'s progs description)', () => {
   const src = [
     '/// Only this process',
     '/// (0: every process)',
@@ -84,6 +84,7 @@ test('doc comments: descriptions, @cmdarg and @description on variables, @sample
     min_us: { cmdarg: { long: 'min', short: 'm', default: 5 } },
     names: { description: 'Names to trace' },
     hists: { sample: { interval: 500, type: 'log2_hist', unit: 'msecs', clear_map: true } },
+    handle_exit: { description: 'Handles the exit' },
   });
   throwsTsbpf(() => parseDocComments('/// @sample {"interval": 1000\nstruct {} m SEC(".maps");', 'x.bpf.c'), /x\.bpf\.c:1: @sample is not valid JSON/);
   throwsTsbpf(() => parseDocComments('/// @sample {"type": "log2_hist"}\nstruct {} m SEC(".maps");'), /needs a JSON object with a numeric "interval"/);
