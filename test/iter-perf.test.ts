@@ -16,6 +16,7 @@ import { defaultSys } from '../src/sys/index.js';
 import { compileBpf } from './compile.js';
 import { allGone, kernelTest, liveIds } from './kernel.js';
 import { ROOT } from './paths.js';
+import { tsbpf } from './tsbpf-cli.js';
 
 const pids = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).map(Number);
 
@@ -107,4 +108,17 @@ kernelTest('perf_event: samples every online CPU while attached, none after clos
     if (!closed) link.close();
   }
   void sys;
+});
+
+kernelTest('tsbpf run on an iterator object prints what it walks and exits 0', async () => {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  try {
+    const obj = compileBpf(join(ROOT, 'test', 'progs', 'iter_task.bpf.c'));
+    const r = tsbpf(['run', obj]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.match(r.stdout, new RegExp(`^${child.pid} sleep$`, 'm'));
+    assert.equal(parseLines(r.stdout).get(process.pid), readFileSync('/proc/self/comm', 'utf8').trim());
+  } finally {
+    child.kill();
+  }
 });
