@@ -19,9 +19,14 @@ import type { Collection, Program } from '../loader/index.js';
 import { defaultSys } from '../sys/index.js';
 import { realHost } from '../loader/fs.js';
 import { closeAll, guard, Link, LinkSet, noTarget, type AttachOptions, type Ctx, type LinkKind } from './link.js';
+import { attachCgroup } from './cgroup.js';
 import { attachIter } from './iter.js';
+import { attachTc, attachXdp } from './net.js';
 import { attachKprobe } from './kprobe.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
+
+/** Sections of programs that attach to a cgroup. */
+const CGROUP_PREFIXES = /^(cgroup\/|cgroup_skb\/|sockops$)/;
 
 /** Attaches every program of `collection`; when one fails, the ones already attached are detached. */
 export function attachAll(
@@ -99,6 +104,16 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'iter':
     case 'iter.s':
       return attachIter(ctx);
+    case 'xdp':
+    case 'xdp.frags':
+      return attachXdp(ctx);
+    case 'tc':
+    case 'tc/ingress':
+    case 'tc/egress':
+    case 'tcx/ingress':
+    case 'tcx/egress':
+    case 'classifier':
+      return attachTc(ctx);
     case 'perf_event':
       return attachPerfSampling(ctx);
     case 'uprobe':
@@ -112,6 +127,7 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'kretsyscall':
       return attachKprobe(ctx, prefix === 'kretprobe' || prefix === 'kretsyscall', prefix.endsWith('syscall'));
     default:
+      if (CGROUP_PREFIXES.test(prefix)) return attachCgroup(ctx);
       throw new TsbpfError(`cannot attach program ${program.name}: section ${spec.section} (${prefix}) is not supported by tsbpf attach yet`);
   }
 }

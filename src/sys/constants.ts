@@ -899,3 +899,9 @@ export const O_CLOEXEC = 0o2000000;
 
 /** enum bpf_func_id: the helpers tsbpf's feature probes call. */
 export const BPF_FUNC_get_attach_cookie = 174;
+
+// XDP attach flags (include/uapi/linux/if_link.h)
+export const XDP_FLAGS_UPDATE_IF_NOEXIST = 1 << 0;
+export const XDP_FLAGS_SKB_MODE = 1 << 1;
+export const XDP_FLAGS_DRV_MODE = 1 << 2;
+export const XDP_FLAGS_HW_MODE = 1 << 3;

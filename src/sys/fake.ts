@@ -108,6 +108,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   rawTracepointOpen: ['bpf', 'BPF_RAW_TRACEPOINT_OPEN'],
   iterCreate: ['bpf', 'BPF_ITER_CREATE'],
   read: ['read'],
+  openPath: ['open'],
   objPin: ['bpf', 'BPF_OBJ_PIN'],
   objGet: ['bpf', 'BPF_OBJ_GET'],
   progGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
@@ -594,6 +595,11 @@ export class FakeSys implements Sys {
     this.enter('iterCreate', [linkFd]);
     this.obj(linkFd, 'link', 'iterCreate');
     throw this.unsupported('iterCreate', 'BPF iterators');
+  }
+
+  openPath(path: string): number {
+    this.enter('openPath', [path]);
+    throw this.unsupported('openPath', 'open(2)');
   }
 
   read(fd: number, buf: Uint8Array): number {

@@ -10,7 +10,7 @@
  * back into the caller's arrays, and blocks are held in `this.pinned` until the syscall
  * has returned.
  */
-import { readFileSync } from 'node:fs';
+import { constants as fsConstants, openSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { createRequire } from 'node:module';
 import { NotSupportedError, TsbpfError } from '../errors.js';
@@ -600,6 +600,16 @@ export class LinuxSys implements Sys {
     const dv = this.attrOf(ATTR_ITER_CREATE);
     dv.setUint32(0, linkFd, true);
     return this.bpf(BPF_ITER_CREATE, ATTR_ITER_CREATE);
+  }
+
+  openPath(path: string): number {
+    try {
+      // libuv opens with O_CLOEXEC.
+      return openSync(path, fsConstants.O_RDONLY);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      throw new SysError('open', -(err.errno ?? -1), path);
+    }
   }
 
   read(fd: number, buf: Uint8Array): number {

@@ -215,6 +215,8 @@ export interface Sys {
   linkCreate(attr: LinkCreateAttr): number;
   /** BPF_ITER_CREATE: a readable fd that runs the iterator link's program as it is read. */
   iterCreate(linkFd: number): number;
+  /** open(2) of a directory read-only (a cgroup v2 directory, a network namespace file), for its fd. */
+  openPath(path: string): number;
   /** read(2) into `buf`; returns the bytes read (0 at end of file). */
   read(fd: number, buf: Uint8Array): number;
   /** BPF_RAW_TRACEPOINT_OPEN; name null for tp_btf programs (the kernel knows the target). */
