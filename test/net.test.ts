@@ -17,6 +17,7 @@ import { FakeSys } from '../src/sys/fake.js';
 import { compileBpf } from './compile.js';
 import { allGone, kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
+import { addBpfFilter, clsactQdisc, RTM_NEWQDISC } from '../src/link/netlink.js';
 import { throwsTsbpf } from './throws.js';
 
 const prog = (name: string): ObjectSpec => loadObjectFile(compileBpf(join(ROOT, 'test', 'progs', `${name}.bpf.c`)));
@@ -161,3 +162,49 @@ test('net and cgroup attach errors name the program, the section and what to do'
   throwsTsbpf(() => attach(cg.program('refuse_port7'), { ...opts, cgroup: '/nonexistent/cg' }), /^program refuse_port7 \(section cgroup\/connect4\): cannot open cgroup \/nonexistent\/cg: ENOSYS$/);
 });
 
+
+kernelTest('tc over netlink (the pre-6.6 path): a clsact qdisc and bpf filter count exactly, and both go on close; a clsact that was there stays', async (t) => {
+  const { host, send } = vethPair(t);
+  using coll = Collection.load(prog('net_count'));
+  const counts = coll.map('counts');
+  const tc = (...args: string[]) => execFileSync('tc', args, { encoding: 'utf8' });
+  const link = attach(coll.program('tc_count'), { interface: host, tc: { mode: 'netlink', handle: 3, priority: 5 } });
+  try {
+    assert.equal(link.kind, 'tc');
+    assert.equal(link.bpfLink, false);
+    assert.match(link.target, new RegExp(`^${host} \\(ifindex \\d+, ingress, clsact filter 3:5\\)$`));
+    assert.match(tc('qdisc', 'show', 'dev', host), /qdisc clsact ffff: parent ffff:fff1/);
+    assert.match(tc('filter', 'show', 'dev', host, 'ingress'), /filter protocol all pref 5 bpf chain 0 handle 0x3 tc_count:\[tsbpf\] direct-action/);
+    send(4);
+    await eventually('4 packets counted', () => counts.lookup(1) === 4n);
+  } finally {
+    link.close();
+  }
+  assert.equal(tc('filter', 'show', 'dev', host, 'ingress'), '');
+  assert.doesNotMatch(tc('qdisc', 'show', 'dev', host), /clsact/);
+  send(2);
+  spawnSync('sleep', ['0.2']);
+  assert.equal(counts.lookup(1), 4n);
+
+  // An interface that has a clsact qdisc keeps it.
+  tc('qdisc', 'add', 'dev', host, 'clsact');
+  const again = attach(coll.program('tc_count'), { interface: host, tc: { mode: 'netlink' } });
+  assert.match(tc('filter', 'show', 'dev', host, 'ingress'), /pref 1 bpf chain 0 handle 0x1 tc_count/);
+  again.close();
+  assert.equal(tc('filter', 'show', 'dev', host, 'ingress'), '');
+  assert.match(tc('qdisc', 'show', 'dev', host), /qdisc clsact/);
+});
+
+test('netlink: the clsact qdisc and bpf filter requests, byte for byte', () => {
+  const hex = (b: Uint8Array) => Buffer.from(b).toString('hex');
+  // nlmsghdr(len 48, RTM_NEWQDISC, REQUEST|ACK|EXCL|CREATE) tcmsg(ifindex 7, ffff:0, parent ffff:fff1) TCA_KIND "clsact"
+  assert.equal(hex(clsactQdisc(RTM_NEWQDISC, 7)), '30000000240005060000000000000000' + '00000000070000000000ffff f1ffffff00000000'.replace(/ /g, '') + '0b000100636c7361637400' + '00');
+  const f = addBpfFilter({ ifindex: 7, point: 'egress', handle: 1, priority: 2 }, 9, 'p');
+  const dv = new DataView(f.buffer);
+  assert.equal(dv.getUint32(0, true), f.length);
+  assert.equal(dv.getUint16(4, true), 44);
+  assert.equal(dv.getUint32(16 + 12, true), 0xfffffff3, 'parent: clsact egress');
+  assert.equal(dv.getUint32(16 + 16, true), (2 << 16) | 0x0300, 'info: priority 2, ETH_P_ALL big-endian');
+  assert.equal(hex(f.subarray(36)), // TCA_KIND "bpf", TCA_OPTIONS (28 bytes) { TCA_BPF_FD 9, TCA_BPF_NAME "p" (len 6, padded), TCA_BPF_FLAGS ACT_DIRECT }
+    '08000100627066001c000200080006000900000006000700700000000800080001000000');
+});

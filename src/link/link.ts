@@ -51,7 +51,7 @@ export interface AttachOptions {
    * tc: the hook (ingress unless the section says egress) and, for the netlink (clsact)
    * path, the filter's handle and priority (eunomia's @tchook/@tcopts; default 1 and 1).
    */
-  tc?: { attachPoint?: 'ingress' | 'egress'; handle?: number; priority?: number };
+  tc?: { attachPoint?: 'ingress' | 'egress'; handle?: number; priority?: number; mode?: 'tcx' | 'netlink' };
   /** cgroup programs: the cgroup v2 directory to attach to (default: the cgroup2 root). */
   cgroup?: string;
   /** perf_event programs: samples per second on each CPU (default 1, as ecli) and the event. */

@@ -1,11 +1,14 @@
 /**
- * Network attachments: xdp (a BPF_XDP link on an interface) and tc (a tcx link, Linux
- * 6.6+). Both take the interface from AttachOptions.interface, by name or index.
+ * Network attachments: xdp (a BPF_XDP link on an interface) and tc (a tcx link on Linux
+ * 6.6+, else a clsact qdisc and a bpf filter over rtnetlink). Both take the interface from AttachOptions.interface, by name or index.
  */
-import { TsbpfError, NotSupportedError } from '../errors.js';
+import { TsbpfError } from '../errors.js';
 import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, BPF_XDP, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../sys/constants.js';
 import { EBUSY, EEXIST, EINVAL, SysError } from '../sys/errors.js';
-import { AttachError, Link, type Ctx } from './link.js';
+import { AttachError, guard, Link, type Ctx } from './link.js';
+import { addBpfFilter, clsactQdisc, delBpfFilter, RTM_DELQDISC, RTM_NEWQDISC, type BpfFilter } from './netlink.js';
+
+const NETLINK_ROUTE = 0;
 
 /** The interface's name and index, from a name ("eth0") or an index. */
 export function resolveInterface(ctx: Ctx): { name: string; index: number } {
@@ -53,20 +56,58 @@ export function attachTc(ctx: Ctx): Link {
   const point = prefix.endsWith('/egress') ? 'egress' : prefix.endsWith('/ingress') ? 'ingress' : (opts.tc?.attachPoint ?? 'ingress');
   const dev = resolveInterface(ctx);
   const what = `tc ${point} of ${dev.name}`;
-  let fd: number;
-  try {
-    fd = sys.linkCreate({ progFd: program.fd, targetFd: dev.index, attachType: point === 'egress' ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, tcx: {} });
-  } catch (e) {
-    if (!(e instanceof SysError)) throw e;
-    if (e.errno === EINVAL) {
-      // Kernels before 6.6 have no tcx links; they take tc programs as clsact filters
-      // over netlink, which tsbpf does not do yet.
-      throw new NotSupportedError(
-        `program ${program.name} (section ${program.spec.section}): tcx links`,
-        `Linux 6.6+; this kernel needs a clsact qdisc and a bpf filter over netlink, not yet done by tsbpf: tc qdisc add dev ${dev.name} clsact; tc filter add dev ${dev.name} ${point} bpf da obj OBJECT sec ${program.spec.section}`,
-      );
+  if (opts.tc?.mode !== 'netlink') {
+    try {
+      const fd = sys.linkCreate({ progFd: program.fd, targetFd: dev.index, attachType: point === 'egress' ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, tcx: {} });
+      return new Link(sys, fd, program, 'tcx', `${dev.name} (ifindex ${dev.index}, ${point})`);
+    } catch (e) {
+      if (!(e instanceof SysError)) throw e;
+      // Kernels before 6.6 have no tcx links (EINVAL): a clsact filter does the same.
+      if (e.errno !== EINVAL || opts.tc?.mode === 'tcx') throw new AttachError(program.name, program.spec.section, what, e);
     }
-    throw new AttachError(program.name, program.spec.section, what, e);
   }
-  return new Link(sys, fd, program, 'tcx', `${dev.name} (ifindex ${dev.index}, ${point})`);
+  return attachTcNetlink(ctx, dev, point);
+}
+
+/**
+ * The clsact path: add a clsact qdisc unless the interface has one, then a direct-action
+ * bpf filter; the Link removes the filter and the qdisc tsbpf added.
+ */
+function attachTcNetlink(ctx: Ctx, dev: { name: string; index: number }, point: 'ingress' | 'egress'): Link {
+  const { sys, program, opts } = ctx;
+  const filter: BpfFilter = { ifindex: dev.index, point, handle: opts.tc?.handle ?? 1, priority: opts.tc?.priority ?? 1 };
+  const what = `tc ${point} of ${dev.name} (clsact filter handle ${filter.handle}, priority ${filter.priority})`;
+  const nl = guard(ctx, 'rtnetlink', () => sys.netlinkOpen(NETLINK_ROUTE));
+  let addedQdisc = false;
+  try {
+    try {
+      sys.netlinkRequest(nl, clsactQdisc(RTM_NEWQDISC, dev.index));
+      addedQdisc = true;
+    } catch (e) {
+      // EEXIST: the interface has a clsact qdisc already, which stays when we are done.
+      if (!(e instanceof SysError) || e.errno !== EEXIST) throw e;
+    }
+    try {
+      sys.netlinkRequest(nl, addBpfFilter(filter, program.fd, `${program.name}:[tsbpf]`));
+    } catch (e) {
+      if (addedQdisc) sys.netlinkRequest(nl, clsactQdisc(RTM_DELQDISC, dev.index));
+      throw e;
+    }
+  } catch (e) {
+    sys.close(nl);
+    if (e instanceof SysError) {
+      const hint = e.errno === EEXIST ? `${dev.name} has a filter with handle ${filter.handle} and priority ${filter.priority} already (tc filter show dev ${dev.name} ${point}); choose others with @tcopts` : undefined;
+      throw new AttachError(program.name, program.spec.section, what, e, hint);
+    }
+    throw e;
+  }
+  const detach = () => {
+    try {
+      sys.netlinkRequest(nl, delBpfFilter(filter));
+      if (addedQdisc) sys.netlinkRequest(nl, clsactQdisc(RTM_DELQDISC, dev.index));
+    } finally {
+      sys.close(nl);
+    }
+  };
+  return new Link(sys, -1, program, 'tc', `${dev.name} (ifindex ${dev.index}, ${point}, clsact filter ${filter.handle}:${filter.priority})`, { bpfLink: false, detach });
 }

@@ -109,6 +109,8 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   iterCreate: ['bpf', 'BPF_ITER_CREATE'],
   read: ['read'],
   openPath: ['open'],
+  netlinkOpen: ['socket'],
+  netlinkRequest: ['sendmsg'],
   objPin: ['bpf', 'BPF_OBJ_PIN'],
   objGet: ['bpf', 'BPF_OBJ_GET'],
   progGetInfo: ['bpf', 'BPF_OBJ_GET_INFO_BY_FD'],
@@ -595,6 +597,16 @@ export class FakeSys implements Sys {
     this.enter('iterCreate', [linkFd]);
     this.obj(linkFd, 'link', 'iterCreate');
     throw this.unsupported('iterCreate', 'BPF iterators');
+  }
+
+  netlinkOpen(protocol: number): number {
+    this.enter('netlinkOpen', [protocol]);
+    throw this.unsupported('netlinkOpen', 'netlink sockets');
+  }
+
+  netlinkRequest(fd: number, message: Uint8Array): Uint8Array[] {
+    this.enter('netlinkRequest', [fd, message]);
+    throw this.unsupported('netlinkRequest', 'netlink sockets');
   }
 
   openPath(path: string): number {

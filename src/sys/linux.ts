@@ -49,7 +49,7 @@ import {
   PERF_ATTR_SIZE_VER8,
   bpfCmdName,
 } from './constants.js';
-import { EAGAIN, EINTR, ENOENT, SysError } from './errors.js';
+import { EAGAIN, EINTR, EINVAL, ENOENT, SysError } from './errors.js';
 import type {
   BtfInfo,
   BtfLoadAttr,
@@ -92,6 +92,10 @@ interface Native {
   mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => bigint;
   munmap: (addr: bigint, length: number) => number;
   close: (fd: number) => number;
+  socket: (domain: number, type: number, protocol: number) => number;
+  bind: (fd: number, addr: Uint8Array, len: number) => number;
+  send: (fd: number, buf: Uint8Array, len: number, flags: number) => number;
+  recv: (fd: number, buf: Uint8Array, len: number, flags: number) => number;
   read: (fd: number, buf: Uint8Array, count: number) => number;
   epoll_create1: (flags: number) => number;
   epoll_ctl: (epfd: number, op: number, fd: number, event: number) => number;
@@ -124,6 +128,10 @@ function native(): Native {
     mmap: libc.func('mmap', 'void *', ['void *', 'size_t', 'int', 'int', 'int', 'int64_t']),
     munmap: libc.func('munmap', 'int', ['void *', 'size_t']),
     close: libc.func('close', 'int', ['int']),
+    socket: libc.func('socket', 'int', ['int', 'int', 'int']),
+    bind: libc.func('bind', 'int', ['int', 'const uint8_t *', 'uint32_t']) as Native['bind'],
+    send: libc.func('send', 'long', ['int', 'const uint8_t *', 'size_t', 'int']) as Native['send'],
+    recv: libc.func('recv', 'long', ['int', '_Out_ uint8_t *', 'size_t', 'int']) as Native['recv'],
     read: libc.func('read', 'long', ['int', '_Out_ uint8_t *', 'size_t']) as Native['read'],
     epoll_create1: libc.func('epoll_create1', 'int', ['int']),
     epoll_ctl: libc.func('epoll_ctl', 'int', ['int', 'int', 'int', 'uintptr_t']),
@@ -268,6 +276,7 @@ export class LinuxSys implements Sys {
    */
   private readonly shapes = new Map<number, MapShape>();
   private cpus: number | undefined;
+  private netlinkSeq = 0;
   private page: number | undefined;
 
   constructor() {
@@ -600,6 +609,58 @@ export class LinuxSys implements Sys {
     const dv = this.attrOf(ATTR_ITER_CREATE);
     dv.setUint32(0, linkFd, true);
     return this.bpf(BPF_ITER_CREATE, ATTR_ITER_CREATE);
+  }
+
+  netlinkOpen(protocol: number): number {
+    const AF_NETLINK = 16;
+    const SOCK_RAW = 3;
+    const SOCK_CLOEXEC = 0o2000000;
+    const fd = this.n.socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol);
+    if (fd < 0) throw new SysError('socket', this.errno(), 'AF_NETLINK');
+    // struct sockaddr_nl { family, pad, pid 0 (the kernel picks), groups 0 }
+    const addr = new Uint8Array(12);
+    new DataView(addr.buffer).setUint16(0, AF_NETLINK, true);
+    if (this.n.bind(fd, addr, addr.length) < 0) {
+      const e = this.errno();
+      this.n.close(fd);
+      throw new SysError('bind', e, 'AF_NETLINK');
+    }
+    return fd;
+  }
+
+  netlinkRequest(fd: number, message: Uint8Array): Uint8Array[] {
+    const NLMSG_ERROR = 2;
+    const NLMSG_DONE = 3;
+    const seq = ++this.netlinkSeq;
+    const msg = message.slice();
+    new DataView(msg.buffer).setUint32(8, seq, true);
+    if (this.n.send(fd, msg, msg.length, 0) < 0) throw new SysError('send', this.errno(), 'netlink');
+    const replies: Uint8Array[] = [];
+    const buf = new Uint8Array(64 << 10);
+    for (;;) {
+      const n = this.n.recv(fd, buf, buf.length, 0);
+      if (n < 0) {
+        const e = this.errno();
+        if (e === EINTR) continue;
+        throw new SysError('recv', e, 'netlink');
+      }
+      const dv = new DataView(buf.buffer, 0, n);
+      for (let off = 0; off + 16 <= n; ) {
+        const len = dv.getUint32(off, true);
+        const type = dv.getUint16(off + 4, true);
+        if (len < 16 || off + len > n) throw new SysError('recv', EINVAL, 'netlink (truncated message)');
+        if (dv.getUint32(off + 8, true) === seq) {
+          if (type === NLMSG_ERROR) {
+            const err = -dv.getInt32(off + 16, true);
+            if (err) throw new SysError('netlink', err, 'rtnetlink');
+            return replies; // the ACK
+          }
+          if (type === NLMSG_DONE) return replies;
+          replies.push(buf.slice(off, off + len));
+        }
+        off += (len + 3) & ~3;
+      }
+    }
   }
 
   openPath(path: string): number {

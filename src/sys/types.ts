@@ -215,6 +215,13 @@ export interface Sys {
   linkCreate(attr: LinkCreateAttr): number;
   /** BPF_ITER_CREATE: a readable fd that runs the iterator link's program as it is read. */
   iterCreate(linkFd: number): number;
+  /** socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, protocol), bound: a netlink socket's fd. */
+  netlinkOpen(protocol: number): number;
+  /**
+   * Sends one netlink request (nlmsghdr included; sys sets nlmsg_seq) and returns the
+   * replies up to the kernel's ACK; an NLMSG_ERROR with an errno throws SysError.
+   */
+  netlinkRequest(fd: number, message: Uint8Array): Uint8Array[];
   /** open(2) of a directory read-only (a cgroup v2 directory, a network namespace file), for its fd. */
   openPath(path: string): number;
   /** read(2) into `buf`; returns the bytes read (0 at end of file). */
