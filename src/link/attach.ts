@@ -8,6 +8,7 @@
  *   iter/                BPF_LINK_CREATE(BPF_TRACE_ITER); Link.iterate() reads it
  *   uprobe/ uretprobe/   perf_event_open(uprobe PMU, path, file offset) + BPF link
  *   kprobe/ kretprobe/ ksyscall/ kretsyscall/   the kprobe PMU, the same way
+ *   usdt/                a uprobe per USDT probe location, specs in __bpf_usdt_specs
  *   perf_event           a sampling perf event on every online CPU
  *
  * Perf-event attachments use BPF_LINK_CREATE(BPF_PERF_EVENT) (Linux 5.15+) and fall back
@@ -20,13 +21,14 @@ import { defaultSys } from '../sys/index.js';
 import { realHost } from '../loader/fs.js';
 import { closeAll, guard, Link, LinkSet, noTarget, type AttachOptions, type Ctx, type LinkKind } from './link.js';
 import { attachKprobe } from './kprobe.js';
+import { attachUsdt } from './usdt.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
 
 /** Attaches every program of `collection`; when one fails, the ones already attached are detached. */
 export function attachAll(collection: Collection, opts: Omit<AttachOptions, 'target'> = {}): LinkSet {
   const links = new Map<string, Link>();
   try {
-    for (const [name, prog] of collection.programs) links.set(name, attach(prog, opts));
+    for (const [name, prog] of collection.programs) links.set(name, attach(prog, { collection, ...opts }));
   } catch (e) {
     try {
       closeAll([...links.values()].reverse());
@@ -97,6 +99,8 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'uretprobe':
     case 'uretprobe.s':
       return attachUprobe(ctx, prefix.startsWith('uretprobe'), opts.pid);
+    case 'usdt':
+      return attachUsdt(ctx, opts.collection);
     case 'kprobe':
     case 'kretprobe':
     case 'ksyscall':
