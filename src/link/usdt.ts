@@ -135,6 +135,10 @@ function absoluteIp(pid: number, path: string, fileOffset: number): bigint {
   throw new TsbpfError(`USDT: ${path} offset 0x${fileOffset.toString(16)} is not mapped in process ${pid}`);
 }
 
+// Spec ids in use per collection: every USDT attachment of a collection shares its
+// __bpf_usdt_specs map, so each location needs an id no live attachment holds.
+const usedIds = new WeakMap<Collection, Set<number>>();
+
 /** Bit where the uprobe PMU takes ref_ctr_offset in attr.config (PERF_UPROBE_REF_CTR_OFFSET_SHIFT). */
 const REF_CTR_OFFSET_SHIFT = 32n;
 
@@ -159,9 +163,14 @@ export function attachUsdt(ctx: Ctx, collection: Collection | undefined): Link {
   const fds: number[] = [];
   const ipKeys: Uint8Array[] = [];
   let ipMap: ReturnType<Collection['map']> | undefined;
+  const used = usedIds.get(collection) ?? new Set<number>();
+  usedIds.set(collection, used);
+  const maxIds = specs.maxEntries;
+  const ids: number[] = [];
   // The IP entries outlive the perf events unless removed: a later attach could reuse them.
   const forgetIps = (): void => {
     for (const k of ipKeys.splice(0)) if (ipMap) sys.mapDeleteElem(ipMap.fd, k);
+    for (const id of ids.splice(0)) used.delete(id);
   };
   const close = (): void => {
     for (const fd of fds.reverse()) sys.close(fd);
@@ -170,7 +179,12 @@ export function attachUsdt(ctx: Ctx, collection: Collection | undefined): Link {
   let firstLink = -1;
   let bpfLink = true;
   try {
-    locs.forEach((loc, id) => {
+    for (const loc of locs) {
+      let id = 0;
+      while (used.has(id)) id++;
+      if (id >= maxIds) throw new TsbpfError(`program ${program.name}: __bpf_usdt_specs is full (${maxIds} specs in use; raise BPF_USDT_MAX_SPEC_CNT)`);
+      used.add(id);
+      ids.push(id);
       const key = new Uint8Array(4);
       new DataView(key.buffer).setUint32(0, id, true);
       sys.mapUpdateElem(specs.fd, key, encodeUsdtSpec(parseUsdtArgs(loc.args)), 0n);
@@ -202,7 +216,7 @@ export function attachUsdt(ctx: Ctx, collection: Collection | undefined): Link {
         guard(ctx, what, () => sys.ioctl(pfd, PERF_EVENT_IOC_SET_BPF, program.fd));
       }
       guard(ctx, what, () => sys.ioctl(pfd, PERF_EVENT_IOC_ENABLE, 0));
-    });
+    }
   } catch (e) {
     close();
     throw e;
