@@ -129,11 +129,11 @@ kernelTest('usdt: args, hits, pid and semaphore through usdt.bpf.h; nothing left
   try {
     assert.throws(
       () => attach(coll.program('on_sem'), { target: `${bin}:tsbpf:sem` }),
-      (e: Error) => e instanceof TsbpfError && e.message === 'program on_sem: USDT needs the program\'s collection (its __bpf_usdt_specs map): attach with attachAll() or AttachOptions.collection',
+      (e: Error) => e instanceof TsbpfError && e.message === 'cannot attach program on_sem (section usdt): USDT needs the program\'s collection (its __bpf_usdt_specs map): attach with attachAll() or AttachOptions.collection',
     );
     assert.throws(
       () => attach(coll.program('on_sem'), { collection: coll, target: `${bin}:tsbpf:nosuch` }),
-      (e: Error) => e instanceof TsbpfError && e.message === `program on_sem: ${bin} has no USDT probe tsbpf:nosuch`,
+      (e: Error) => e instanceof TsbpfError && e.message === `cannot attach program on_sem (section usdt): ${bin} has no USDT probe tsbpf:nosuch`,
     );
     const perfBefore = perfFds();
     const onArgs = attach(coll.program('on_args'), { collection: coll });

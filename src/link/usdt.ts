@@ -146,18 +146,18 @@ export function attachUsdt(ctx: Ctx, collection: Collection | undefined): Link {
   const { sys, host, program, target, opts } = ctx;
   if (!target) throw noTarget(program, 'BINARY:PROVIDER:NAME, such as ./app:myapp:request');
   const t = parseUsdtTarget(target);
-  if (!collection) throw new TsbpfError(`program ${program.name}: USDT needs the program's collection (its __bpf_usdt_specs map): attach with attachAll() or AttachOptions.collection`);
+  if (!collection) throw new TsbpfError(`USDT needs the program's collection (its __bpf_usdt_specs map): attach with attachAll() or AttachOptions.collection`);
   let specs;
   try {
     specs = collection.map('__bpf_usdt_specs');
   } catch {
-    throw new TsbpfError(`program ${program.name}: no __bpf_usdt_specs map: build the program with <bpf/usdt.bpf.h>`);
+    throw new TsbpfError(`no __bpf_usdt_specs map: build the program with <bpf/usdt.bpf.h>`);
   }
   const path = resolveBinary(t.binary);
   const elf = readBinary(path);
   const locs: UsdtLocation[] = usdtLocations(elf).filter((l) => l.provider === t.provider && l.name === t.name);
-  if (locs.length === 0) throw new TsbpfError(`program ${program.name}: ${path} has no USDT probe ${t.provider}:${t.name}`);
-  if (!host.exists(`${PMU_DIR}/uprobe`)) throw new TsbpfError(`program ${program.name}: no uprobe PMU (kernel built without CONFIG_UPROBE_EVENTS)`);
+  if (locs.length === 0) throw new TsbpfError(`${path} has no USDT probe ${t.provider}:${t.name}`);
+  if (!host.exists(`${PMU_DIR}/uprobe`)) throw new TsbpfError(`no uprobe PMU (kernel built without CONFIG_UPROBE_EVENTS)`);
   const type = pmuType(host, 'uprobe');
   const pid = opts.pid ?? -1;
   const fds: number[] = [];
@@ -182,7 +182,7 @@ export function attachUsdt(ctx: Ctx, collection: Collection | undefined): Link {
     for (const loc of locs) {
       let id = 0;
       while (used.has(id)) id++;
-      if (id >= maxIds) throw new TsbpfError(`program ${program.name}: __bpf_usdt_specs is full (${maxIds} specs in use; raise BPF_USDT_MAX_SPEC_CNT)`);
+      if (id >= maxIds) throw new TsbpfError(`__bpf_usdt_specs is full (${maxIds} specs in use; raise BPF_USDT_MAX_SPEC_CNT)`);
       used.add(id);
       ids.push(id);
       const key = new Uint8Array(4);
@@ -205,7 +205,7 @@ export function attachUsdt(ctx: Ctx, collection: Collection | undefined): Link {
         if (!(e instanceof SysError) || (e.errno !== EINVAL && e.errno !== EOPNOTSUPP)) throw e instanceof SysError ? new AttachError(program.name, program.spec.section, what, e) : e;
         // No perf links, so no cookies (< 5.15): the program finds its spec by IP instead.
         if (opts.pid === undefined) {
-          throw new TsbpfError(`program ${program.name}: this kernel has no BPF cookies (Linux < 5.15), so USDT needs a pid (AttachOptions.pid) to key specs by address`);
+          throw new TsbpfError(`this kernel has no BPF cookies (Linux < 5.15), so USDT needs a pid (AttachOptions.pid) to key specs by address`);
         }
         ipMap ??= collection.map('__bpf_usdt_ip_to_spec_id');
         const ip = new Uint8Array(8);
