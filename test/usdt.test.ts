@@ -17,6 +17,10 @@ import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
 import { allGone, kernelTest, liveIds } from './kernel.js';
 import { ROOT } from './paths.js';
+import { FakeSys } from '../src/sys/fake.js';
+import { EINVAL } from '../src/sys/errors.js';
+import * as C from '../src/sys/constants.js';
+import type { Host } from '../src/link/index.js';
 
 /** One stapsdt note, laid out by hand: namesz, descsz, type 3, "stapsdt\0", descriptor. */
 function note(pc: bigint, base: bigint, sem: bigint, strs: string[]): Buffer {
@@ -178,4 +182,55 @@ kernelTest('usdt: args, hits, pid and semaphore through usdt.bpf.h; nothing left
   } finally {
     coll.close();
   }
+});
+
+const uprobeHost: Host = {
+  readFile: (path) => {
+    if (path === '/sys/bus/event_source/devices/uprobe/type') return '9\n';
+    throw Object.assign(new Error(`ENOENT: ${path}`), { code: 'ENOENT' });
+  },
+  exists: (path) => path.startsWith('/sys/bus/event_source/devices/uprobe'),
+  isRoot: () => true,
+  notice: () => {},
+};
+
+test('usdt on FakeSys: a uprobe per location at its file offset with ref_ctr_offset, spec id as cookie, spec written', () => {
+  const { bin } = buildTarget();
+  const locs = usdtLocations(parseElf(readFileSync(bin), { anyElf: true }));
+  const sys = new FakeSys();
+  using coll = Collection.load(loadObjectFile(join(ROOT, 'testdata', 'corpus', 'usdt.bpf.o')), { sys });
+  const prog = coll.program('on_probe');
+  const before = new Set(sys.openFds);
+  const a = attach(prog, { sys, host: uprobeHost, collection: coll, target: `${bin}:tsbpf:args` });
+  const b = attach(prog, { sys, host: uprobeHost, collection: coll, target: `${bin}:tsbpf:sem` });
+  const opens = sys.callsOf('perfEventOpen');
+  assert.equal(opens.length, 2);
+  assert.deepEqual(
+    opens.map(([attr, pid, cpu]) => [attr.type, attr.config, attr.path, attr.config2, pid, cpu]),
+    locs.map((l) => [9, BigInt(l.semaphoreOffset) << 32n, bin, BigInt(l.fileOffset), -1, 0]),
+  );
+  assert.deepEqual(sys.callsOf('linkCreate').map(([l]) => [l.attachType, l.bpfCookie]), [
+    [C.BPF_PERF_EVENT, 0n],
+    [C.BPF_PERF_EVENT, 1n],
+  ]);
+  const key = (n: number) => Buffer.from(new Uint32Array([n]).buffer);
+  const specs = coll.map('__bpf_usdt_specs');
+  assert.deepEqual(Buffer.from(specs.lookupBytes(key(0))!), Buffer.from(encodeUsdtSpec(parseUsdtArgs('-4@%eax -8@%rbx 8@%rbp'))));
+  assert.deepEqual(Buffer.from(specs.lookupBytes(key(1))!), Buffer.from(encodeUsdtSpec(parseUsdtArgs('-4@%eax'))));
+  a.close();
+  b.close();
+  assert.deepEqual(sys.openFds, before);
+
+  // Without perf links there are no cookies: only a pid makes the probe's IP known.
+  sys.failNext('linkCreate', EINVAL);
+  assert.throws(
+    () => attach(prog, { sys, host: uprobeHost, collection: coll, target: `${bin}:tsbpf:args` }),
+    (e: Error) =>
+      e.message ===
+      'cannot attach program on_probe (section usdt): this kernel has no BPF cookies (Linux < 5.15), so USDT needs a pid (AttachOptions.pid) to key specs by address',
+  );
+  assert.deepEqual(sys.openFds, before);
+  // The failed attach gave its spec id back: the next one gets id 0 again.
+  attach(prog, { sys, host: uprobeHost, collection: coll, target: `${bin}:tsbpf:args` }).close();
+  assert.equal(sys.callsOf('linkCreate').at(-1)![0].bpfCookie, 0n);
 });
