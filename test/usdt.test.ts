@@ -99,12 +99,15 @@ test('usdtLocations on a gcc-built binary: the probes readelf -n lists, at their
   // readelf is the independent account of the notes.
   const re = execFileSync('readelf', ['-n', bin], { encoding: 'utf8' });
   const listed = [...re.matchAll(/Provider: (\S+)\s+Name: (\S+)\s+Location: (0x[0-9a-f]+), Base: (0x[0-9a-f]+), Semaphore: (0x[0-9a-f]+)\s+Arguments: ([^\n]*)/g)];
-  assert.equal(listed.length, 2);
+  assert.equal(listed.length, 4);
   assert.deepEqual(
     locs.map((l) => [l.provider, l.name, l.pc, l.base, l.semaphore, l.args]),
     listed.map((m) => [m[1], m[2], BigInt(m[3]!), BigInt(m[4]!), BigInt(m[5]!), m[6]!.trim()]),
   );
-  assert.deepEqual(locs.map((l) => l.name), ['args', 'sem']);
+  assert.deepEqual(locs.map((l) => l.name).sort(), ['args', 'sem', 'twice', 'twice']);
+  const twice = locs.filter((l) => l.name === 'twice');
+  assert.notEqual(twice[0]!.fileOffset, twice[1]!.fileOffset);
+  assert.equal(twice[0]!.semaphoreOffset, twice[1]!.semaphoreOffset);
   // A probe site is a nop; the semaphores start at 0 in the file.
   for (const l of locs) {
     assert.equal(bytes[l.fileOffset], 0x90);
@@ -142,8 +145,10 @@ kernelTest('usdt: args, hits, pid and semaphore through usdt.bpf.h; nothing left
     const perfBefore = perfFds();
     const onArgs = attach(coll.program('on_args'), { collection: coll });
     const onSem = attach(coll.program('on_sem'), { collection: coll, target: `${bin}:tsbpf:sem` });
+    const onTwice = attach(coll.program('on_twice'), { collection: coll, target: `${bin}:tsbpf:twice` });
     assert.equal(onArgs.kind, 'usdt');
-    assert.equal(perfFds(), perfBefore + 2);
+    assert.equal(onTwice.target, `${bin}:tsbpf:twice (2 locations)`);
+    assert.equal(perfFds(), perfBefore + 4);
     const run = (n: number) => execFileSync(bin, [String(n)], { encoding: 'utf8' });
     const child = spawnSync(bin, ['3'], { encoding: 'utf8' });
     assert.equal(child.status, 0);
@@ -158,6 +163,8 @@ kernelTest('usdt: args, hits, pid and semaphore through usdt.bpf.h; nothing left
     const count = (i: number) => Buffer.from(hits.lookupBytes(u32(i))!).readBigUInt64LE(0);
     assert.equal(count(0), 3n);
     assert.equal(count(1), 3n);
+    // Each round hits both locations once: 1000+i and 2000+i, summed.
+    assert.equal(count(2), (1000n + 2000n) * 3n + 2n * (0n + 1n + 2n));
     const recs = coll.map('recs');
     for (let i = 0; i < 3; i++) {
       const r = Buffer.from(recs.lookupBytes(u32(i))!);
@@ -168,17 +175,19 @@ kernelTest('usdt: args, hits, pid and semaphore through usdt.bpf.h; nothing left
     }
     const semv = coll.map('semv');
     assert.deepEqual([0, 1, 2].map((i) => Buffer.from(semv.lookupBytes(u32(i))!).readBigInt64LE(0)), [100n, 101n, 102n]);
-    const progIds = [coll.program('on_args').info().id, coll.program('on_sem').info().id];
+    const progIds = ['on_args', 'on_sem', 'on_twice'].map((n) => coll.program(n).info().id);
     const links = liveIds('link', (l) => progIds.includes(l.progId ?? -1));
-    assert.equal(links.length, 2);
+    assert.equal(links.length, 4);
     onArgs.close();
     onSem.close();
+    onTwice.close();
     assert.equal(perfFds(), perfBefore);
     assert.ok(await allGone('link', links));
     // Detached: the semaphores stay 0 and no more hits are counted.
     assert.equal(run(2), 'sem=0\nsem=0\n');
     assert.equal(count(0), 3n);
     assert.equal(count(1), 3n);
+    assert.equal(count(2), 9006n);
   } finally {
     coll.close();
   }
@@ -203,20 +212,27 @@ test('usdt on FakeSys: a uprobe per location at its file offset with ref_ctr_off
   const before = new Set(sys.openFds);
   const a = attach(prog, { sys, host: uprobeHost, collection: coll, target: `${bin}:tsbpf:args` });
   const b = attach(prog, { sys, host: uprobeHost, collection: coll, target: `${bin}:tsbpf:sem` });
-  const opens = sys.callsOf('perfEventOpen');
-  assert.equal(opens.length, 2);
+  // One Link for both locations of tsbpf:twice: two perf events, two BPF links, ids 2 and 3.
+  const two = attach(coll.program('on_probe'), { sys, host: uprobeHost, collection: coll, target: `${bin}:tsbpf:twice` });
+  assert.equal(two.target, `${bin}:tsbpf:twice (2 locations)`);
+  assert.equal(sys.callsOf('perfEventOpen').length, 4);
+  assert.deepEqual(sys.callsOf('linkCreate').slice(2).map(([l]) => l.bpfCookie), [2n, 3n]);
+  two.close();
+  const opens = sys.callsOf('perfEventOpen').slice(0, 2);
   assert.deepEqual(
     opens.map(([attr, pid, cpu]) => [attr.type, attr.config, attr.path, attr.config2, pid, cpu]),
-    locs.map((l) => [9, BigInt(l.semaphoreOffset) << 32n, bin, BigInt(l.fileOffset), -1, 0]),
+    locs.filter((l) => l.name !== 'twice').map((l) => [9, BigInt(l.semaphoreOffset) << 32n, bin, BigInt(l.fileOffset), -1, 0]),
   );
-  assert.deepEqual(sys.callsOf('linkCreate').map(([l]) => [l.attachType, l.bpfCookie]), [
+  assert.deepEqual(sys.callsOf('linkCreate').slice(0, 2).map(([l]) => [l.attachType, l.bpfCookie]), [
     [C.BPF_PERF_EVENT, 0n],
     [C.BPF_PERF_EVENT, 1n],
   ]);
   const key = (n: number) => Buffer.from(new Uint32Array([n]).buffer);
   const specs = coll.map('__bpf_usdt_specs');
-  assert.deepEqual(Buffer.from(specs.lookupBytes(key(0))!), Buffer.from(encodeUsdtSpec(parseUsdtArgs('-4@%eax -8@%rbx 8@%rbp'))));
-  assert.deepEqual(Buffer.from(specs.lookupBytes(key(1))!), Buffer.from(encodeUsdtSpec(parseUsdtArgs('-4@%eax'))));
+  assert.deepEqual(Buffer.from(specs.lookupBytes(key(0))!), Buffer.from(encodeUsdtSpec(parseUsdtArgs(locs.find((l) => l.name === 'args')!.args))));
+  assert.deepEqual(Buffer.from(specs.lookupBytes(key(1))!), Buffer.from(encodeUsdtSpec(parseUsdtArgs(locs.find((l) => l.name === 'sem')!.args))));
+  // The three specs gcc wrote for tsbpf:args: an int, a long and a pointer, in registers.
+  assert.match(locs.find((l) => l.name === 'args')!.args, /^-4@%\w+ -8@%\w+ 8@%\w+$/);
   a.close();
   b.close();
   assert.deepEqual(sys.openFds, before);

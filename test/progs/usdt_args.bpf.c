@@ -12,7 +12,7 @@ struct rec {
   char s[16];
 };
 
-struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 2); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
+struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 3); __type(key, __u32); __type(value, __u64); } hits SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 8); __type(key, __u32); __type(value, struct rec); } recs SEC(".maps");
 struct { __uint(type, BPF_MAP_TYPE_ARRAY); __uint(max_entries, 8); __type(key, __u32); __type(value, __s64); } semv SEC(".maps");
 
@@ -38,6 +38,15 @@ int BPF_USDT(on_sem, long v) {
   __u32 slot = bump(1);
   __s64 *p = bpf_map_lookup_elem(&semv, &slot);
   if (p) *p = v;
+  return 0;
+}
+
+// tsbpf:twice has two locations; one attach covers both.
+SEC("usdt")
+int BPF_USDT(on_twice, long v) {
+  __u32 k = 2;
+  __u64 *n = bpf_map_lookup_elem(&hits, &k);
+  if (n) __sync_fetch_and_add(n, v);
   return 0;
 }
 
