@@ -18,6 +18,8 @@ if [ "$mode" = "--compiler" ] || [ "$mode" = "--test" ]; then
   [ -f /usr/include/bpf/bpf_helpers.h ] || missing+=(libbpf-dev)
   if [ "$mode" = "--test" ]; then
     command -v bpftool >/dev/null 2>&1 || [ -x /usr/sbin/bpftool ] || missing+=(bpftool)
+    # <sys/sdt.h>: the USDT test builds a binary with DTRACE_PROBE probes.
+    [ -f /usr/include/sys/sdt.h ] || [ -f "/usr/include/$(gcc -print-multiarch 2>/dev/null)/sys/sdt.h" ] || missing+=(systemtap-sdt-dev)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then

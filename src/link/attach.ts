@@ -8,6 +8,7 @@
  *   iter/                BPF_LINK_CREATE(BPF_TRACE_ITER); Link.iterate() reads it
  *   uprobe/ uretprobe/   perf_event_open(uprobe PMU, path, file offset) + BPF link
  *   kprobe/ kretprobe/ ksyscall/ kretsyscall/   the kprobe PMU, the same way
+ *   usdt/                a uprobe per USDT probe location, specs in __bpf_usdt_specs
  *   perf_event           a sampling perf event on every online CPU
  *
  * Perf-event attachments use BPF_LINK_CREATE(BPF_PERF_EVENT) (Linux 5.15+) and fall back
@@ -23,6 +24,7 @@ import { attachCgroup } from './cgroup.js';
 import { attachIter } from './iter.js';
 import { attachTc, attachXdp } from './net.js';
 import { attachKprobe } from './kprobe.js';
+import { attachUsdt } from './usdt.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
 
 /** Sections of programs that attach to a cgroup. */
@@ -37,7 +39,7 @@ export function attachAll(
 ): LinkSet {
   const links = new Map<string, Link>();
   try {
-    for (const [name, prog] of collection.programs) links.set(name, attach(prog, perProgram ? { ...opts, ...perProgram(prog) } : opts));
+    for (const [name, prog] of collection.programs) links.set(name, attach(prog, { collection, ...opts, ...perProgram?.(prog) }));
   } catch (e) {
     try {
       closeAll([...links.values()].reverse());
@@ -121,6 +123,8 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'uretprobe':
     case 'uretprobe.s':
       return attachUprobe(ctx, prefix.startsWith('uretprobe'), opts.pid);
+    case 'usdt':
+      return attachUsdt(ctx, opts.collection);
     case 'kprobe':
     case 'kretprobe':
     case 'ksyscall':

@@ -16,3 +16,5 @@ export {
   type UprobeLocation,
   type UprobeTarget,
 } from './uprobe.js';
+export { attachUsdt, encodeUsdtSpec, parseUsdtArg, parseUsdtArgs, parseUsdtTarget, type UsdtArgSpec } from './usdt.js';
+export { parseStapsdtNotes, usdtLocations, type StapsdtNote, type UsdtLocation } from '../elf/notes.js';

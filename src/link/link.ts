@@ -4,7 +4,7 @@
  * process's end for everything fd-based, detaches the program.
  */
 import { TsbpfError } from '../errors.js';
-import type { Program } from '../loader/index.js';
+import type { Collection, Program } from '../loader/index.js';
 import { PinState } from '../loader/pin.js';
 import { SysError } from '../sys/errors.js';
 import type { LinkInfo, Sys } from '../sys/types.js';
@@ -56,6 +56,8 @@ export interface AttachOptions {
   cgroup?: string;
   /** perf_event programs: samples per second on each CPU (default 1, as ecli) and the event. */
   perfEvent?: { frequency?: number; event?: 'cycles' | 'cpu-clock' };
+  /** usdt: the program's collection, whose __bpf_usdt_specs map attach fills (attachAll passes it). */
+  collection?: Collection;
   /** iter/bpf_map_elem and other map iterators: the map to walk (its fd). */
   iterMapFd?: number;
 }
