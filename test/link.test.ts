@@ -233,8 +233,8 @@ test('raw_tp, tp_btf, fentry, lsm: BPF_RAW_TRACEPOINT_OPEN with the name, or NUL
     /section raw_tp names no attach target; pass \{ target \}/,
   );
   assert.throws(
-    () => attach(withSpec(prog, sys, { sectionPrefix: 'xdp', section: 'xdp' }), { sys }),
-    (e: unknown) => e instanceof TsbpfError && e.message === 'cannot attach program second: section xdp (xdp) is not supported by tsbpf attach yet',
+    () => attach(withSpec(prog, sys, { sectionPrefix: 'sk_msg', section: 'sk_msg' }), { sys }),
+    (e: unknown) => e instanceof TsbpfError && e.message === 'cannot attach program second: section sk_msg (sk_msg) is not supported by tsbpf attach yet',
   );
 });
 
