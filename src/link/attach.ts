@@ -22,7 +22,7 @@ import { realHost } from '../loader/fs.js';
 import { closeAll, guard, Link, LinkSet, noTarget, type AttachOptions, type Ctx, type LinkKind } from './link.js';
 import { attachCgroup } from './cgroup.js';
 import { attachIter } from './iter.js';
-import { attachTc, attachXdp } from './net.js';
+import { attachNetns, attachTc, attachXdp } from './net.js';
 import { attachKprobe } from './kprobe.js';
 import { attachUsdt } from './usdt.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
@@ -116,6 +116,9 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'tcx/egress':
     case 'classifier':
       return attachTc(ctx);
+    case 'flow_dissector':
+    case 'sk_lookup':
+      return attachNetns(ctx);
     case 'perf_event':
       return attachPerfSampling(ctx);
     case 'uprobe':

@@ -27,7 +27,8 @@ export type LinkKind =
   | 'xdp'
   | 'tcx'
   | 'tc'
-  | 'cgroup';
+  | 'cgroup'
+  | 'netns';
 
 export interface AttachOptions {
   /**
@@ -52,6 +53,8 @@ export interface AttachOptions {
    * path, the filter's handle and priority (eunomia's @tchook/@tcopts; default 1 and 1).
    */
   tc?: { attachPoint?: 'ingress' | 'egress'; handle?: number; priority?: number; mode?: 'tcx' | 'netlink' };
+  /** flow_dissector, sk_lookup: the network namespace file to attach to (default /proc/self/ns/net; `ip netns` ones are /run/netns/NAME). */
+  netns?: string;
   /** cgroup programs: the cgroup v2 directory to attach to (default: the cgroup2 root). */
   cgroup?: string;
   /** perf_event programs: samples per second on each CPU (default 1, as ecli) and the event. */

@@ -111,3 +111,23 @@ function attachTcNetlink(ctx: Ctx, dev: { name: string; index: number }, point: 
   };
   return new Link(sys, -1, program, 'tc', `${dev.name} (ifindex ${dev.index}, ${point}, clsact filter ${filter.handle}:${filter.priority})`, { bpfLink: false, detach });
 }
+
+/** flow_dissector and sk_lookup programs: a BPF link on a network namespace. */
+export function attachNetns(ctx: Ctx): Link {
+  const { sys, program, opts } = ctx;
+  const path = opts.netns ?? '/proc/self/ns/net';
+  let ns: number;
+  try {
+    ns = sys.openPath(path);
+  } catch (e) {
+    if (e instanceof SysError) throw new TsbpfError(`program ${program.name} (section ${program.spec.section}): cannot open network namespace ${path}: ${e.code}`);
+    throw e;
+  }
+  try {
+    const fd = guard(ctx, `network namespace ${path}`, () => sys.linkCreate({ progFd: program.fd, targetFd: ns, attachType: program.spec.expectedAttachType }));
+    return new Link(sys, fd, program, 'netns', path);
+  } finally {
+    // The link holds the namespace.
+    sys.close(ns);
+  }
+}
