@@ -19,7 +19,7 @@ import type { Collection, Program } from '../loader/index.js';
 import { defaultSys } from '../sys/index.js';
 import { realHost } from '../loader/fs.js';
 import { closeAll, guard, Link, LinkSet, noTarget, type AttachOptions, type Ctx, type LinkKind } from './link.js';
-import { attachKprobe } from './kprobe.js';
+import { attachKprobe, attachKprobeMulti } from './kprobe.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
 
 /** Attaches every program of `collection`; when one fails, the ones already attached are detached. */
@@ -102,6 +102,9 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'ksyscall':
     case 'kretsyscall':
       return attachKprobe(ctx, prefix === 'kretprobe' || prefix === 'kretsyscall', prefix.endsWith('syscall'));
+    case 'kprobe.multi':
+    case 'kretprobe.multi':
+      return attachKprobeMulti(ctx, prefix === 'kretprobe.multi');
     default:
       throw new TsbpfError(`cannot attach program ${program.name}: section ${spec.section} (${prefix}) is not supported by tsbpf attach yet`);
   }
