@@ -61,5 +61,13 @@ for (const example of ['kprobe', 'fentry'] as const) {
     }
     const lines = run.out().split('\n').filter((l) => l.includes(String(pid)));
     assert.ok(lines.some((l) => l.includes(name)), `no event with pid ${pid} and ${name} in:\n${run.out()}\n${run.err()}`);
+    // Nothing stays behind: no legacy tsbpf_ probe event in kprobe_events.
+    let events = '';
+    try {
+      events = readFileSync('/sys/kernel/tracing/kprobe_events', 'utf8');
+    } catch {
+      /* no tracefs kprobe_events */
+    }
+    assert.equal(events.split('\n').filter((l) => l.includes('tsbpf_')).join('\n'), '');
   });
 }
