@@ -20,6 +20,11 @@ if [ "$mode" = "--compiler" ] || [ "$mode" = "--test" ]; then
     command -v bpftool >/dev/null 2>&1 || [ -x /usr/sbin/bpftool ] || missing+=(bpftool)
     # <sys/sdt.h>: the USDT test builds a binary with DTRACE_PROBE probes.
     [ -f /usr/include/sys/sdt.h ] || [ -f "/usr/include/$(gcc -print-multiarch 2>/dev/null)/sys/sdt.h" ] || missing+=(systemtap-sdt-dev)
+    # The kernel matrix (scripts/vm.sh): qemu, a static busybox for the initramfs, depmod, .ko.xz.
+    command -v qemu-system-x86_64 >/dev/null 2>&1 || missing+=(qemu-system-x86)
+    [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
+    command -v depmod >/dev/null 2>&1 || [ -x /usr/sbin/depmod ] || [ -x /sbin/depmod ] || missing+=(kmod)
+    command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then

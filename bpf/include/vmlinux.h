@@ -379,3 +379,15 @@ struct trace_event_raw_sched_process_fork {
 #endif
 
 #endif /* __VMLINUX_H__ */
+
+/* Appended for examples/kprobe and examples/fentry (do_unlinkat's argument). */
+#ifndef __TSBPF_STRUCT_FILENAME
+#define __TSBPF_STRUCT_FILENAME
+struct audit_names;
+struct filename {
+	const char *name;
+	const char *uptr;
+	int refcnt;
+	struct audit_names *aname;
+} __attribute__((preserve_access_index));
+#endif

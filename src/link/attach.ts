@@ -23,7 +23,7 @@ import { closeAll, guard, Link, LinkSet, noTarget, type AttachOptions, type Ctx,
 import { attachCgroup } from './cgroup.js';
 import { attachIter } from './iter.js';
 import { attachNetns, attachTc, attachXdp } from './net.js';
-import { attachKprobe } from './kprobe.js';
+import { attachKprobe, attachKprobeMulti } from './kprobe.js';
 import { attachUsdt } from './usdt.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
 
@@ -133,6 +133,9 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'ksyscall':
     case 'kretsyscall':
       return attachKprobe(ctx, prefix === 'kretprobe' || prefix === 'kretsyscall', prefix.endsWith('syscall'));
+    case 'kprobe.multi':
+    case 'kretprobe.multi':
+      return attachKprobeMulti(ctx, prefix === 'kretprobe.multi');
     default:
       if (CGROUP_PREFIXES.test(prefix)) return attachCgroup(ctx);
       throw new TsbpfError(`cannot attach program ${program.name}: section ${spec.section} (${prefix}) is not supported by tsbpf attach yet`);
