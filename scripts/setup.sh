@@ -25,6 +25,7 @@ if [ "$mode" = "--compiler" ] || [ "$mode" = "--test" ]; then
     [ -x /bin/busybox ] || [ -x /usr/bin/busybox ] || missing+=(busybox-static)
     command -v depmod >/dev/null 2>&1 || [ -x /usr/sbin/depmod ] || [ -x /sbin/depmod ] || missing+=(kmod)
     command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
+    command -v zstd >/dev/null 2>&1 || missing+=(zstd)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then

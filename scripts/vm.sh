@@ -21,7 +21,7 @@ die() { echo "vm.sh: $*" >&2; exit 125; }
 series=$1; shift 2
 [[ $series =~ ^[0-9]+\.[0-9]+$ ]] || die "kernel series must look like 5.10, not '$series'"
 [ "$(id -u)" = 0 ] || die "must run as root (apt, and a root guest over 9p)"
-for t in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static depmod:kmod modprobe:kmod xz:xz-utils; do
+for t in qemu-system-x86_64:qemu-system-x86 busybox:busybox-static depmod:kmod modprobe:kmod xz:xz-utils zstd:zstd; do
   command -v "${t%%:*}" >/dev/null || die "${t%%:*} missing: apt-get install ${t#*:}"
 done
 
@@ -66,9 +66,14 @@ if [ ! -e "$kdir/.done" ]; then
   setup_sects=$(od -An -tu1 -j $((0x1f1)) -N1 "$bz" | tr -d ' ')
   read -r poff plen < <(od -An -tu4 -j $((0x248)) -N8 "$bz")
   start=$(( (setup_sects + 1) * 512 + poff ))
-  # (pipefail off: the decompressor stops at the end of its stream, and tail dies of SIGPIPE)
-  (set +o pipefail; tail -c +$((start + 1)) "$bz" | head -c "$plen" | { xz -dcq --single-stream 2>/dev/null \
-     || zstd -dcq; }) >"$kdir.tmp/vmlinux" || true
+  # The payload goes to a file first: a decompressor that refuses a stream has read part of a pipe.
+  # Debian's 5.10/6.1 payloads are xz, 6.12's zstd (with a size trailer zstd complains about).
+  (set +o pipefail; tail -c +$((start + 1)) "$bz" | head -c "$plen") >"$kdir.tmp/payload"
+  case $(od -An -tx1 -N4 "$kdir.tmp/payload" | tr -d ' ') in
+    fd377a58) xz -dcq --single-stream <"$kdir.tmp/payload" >"$kdir.tmp/vmlinux" 2>/dev/null || true ;;
+    28b52ffd) zstd -dcq <"$kdir.tmp/payload" >"$kdir.tmp/vmlinux" 2>/dev/null || true ;;
+  esac
+  rm -f "$kdir.tmp/payload"
   [ "$(head -c 4 "$kdir.tmp/vmlinux" | od -An -c | tr -d ' ')" = '177ELF' ] \
     || die "cannot extract an ELF vmlinux from $bz (payload neither xz nor zstd?)"
   echo "$kver" >"$kdir.tmp/kver"

@@ -1,8 +1,7 @@
 /**
- * The kernel matrix: dist/test/matrix/ in Debian's 5.10 and 6.1 kernels under qemu
+ * The kernel matrix: dist/test/matrix/ in Debian's 5.10, 6.1 and 6.12 kernels under qemu
  * (scripts/vm.sh), one guest at a time; each must exit 0. The guest's TAP summary goes
- * into the assertion message. 6.12 is not in it yet: vm.sh cannot take the ELF vmlinux
- * out of Debian's 6.12 bzImage ("payload neither xz nor zstd"), to be fixed in vm.sh.
+ * into the assertion message.
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
@@ -12,7 +11,7 @@ import { ROOT } from './paths.js';
 
 const inGuest = process.env.TSBPF_GUEST === '1';
 
-for (const series of ['5.10', '6.1']) {
+for (const series of ['5.10', '6.1', '6.12']) {
   kernelTest(`kernel matrix: node --test dist/test/matrix/ in a ${series} guest`, () => {
     if (inGuest) return; // a guest does not boot guests
     const started = Date.now();
