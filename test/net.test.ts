@@ -17,7 +17,7 @@ import { FakeSys } from '../src/sys/fake.js';
 import { compileBpf } from './compile.js';
 import { allGone, kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
-import { addBpfFilter, clsactQdisc, RTM_NEWQDISC } from '../src/link/netlink.js';
+import { addBpfFilter, clsactQdisc, RTM_NEWQDISC } from '../src/sys/netlink.js';
 import { throwsTsbpf } from './throws.js';
 
 const prog = (name: string): ObjectSpec => loadObjectFile(compileBpf(join(ROOT, 'test', 'progs', `${name}.bpf.c`)));

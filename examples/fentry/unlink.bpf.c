@@ -16,42 +16,33 @@ struct {
 	__uint(max_entries, 256 * 1024);
 } events SEC(".maps");
 
-SEC("fentry/do_unlinkat")
-int BPF_PROG(do_unlinkat, int dfd, void *name)
+/* One event: the pid, the file name (struct filename's first member, const char *name,
+ * at offset 0 on every kernel) and, for fexit, do_unlinkat's return value. */
+static __always_inline int submit(void *name, long ret, int is_return)
 {
 	struct event *e;
-
-	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
-	if (!e)
-		return 0;
-	e->pid = bpf_get_current_pid_tgid() >> 32;
-	e->ret = 0;
-	e->is_return = 0;
 	const char *fname = 0;
-
-	/* struct filename's first member, const char *name (at offset 0 on every kernel). */
-	bpf_probe_read_kernel(&fname, sizeof(fname), name);
-	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fname);
-	bpf_ringbuf_submit(e, 0);
-	return 0;
-}
-
-SEC("fexit/do_unlinkat")
-int BPF_PROG(do_unlinkat_exit, int dfd, struct filename *name, long ret)
-{
-	struct event *e;
 
 	e = bpf_ringbuf_reserve(&events, sizeof(*e), 0);
 	if (!e)
 		return 0;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->ret = ret;
-	e->is_return = 1;
-	const char *fname = 0;
-
-	/* struct filename's first member, const char *name (at offset 0 on every kernel). */
+	e->is_return = is_return;
 	bpf_probe_read_kernel(&fname, sizeof(fname), name);
 	bpf_probe_read_kernel_str(e->filename, sizeof(e->filename), fname);
 	bpf_ringbuf_submit(e, 0);
 	return 0;
+}
+
+SEC("fentry/do_unlinkat")
+int BPF_PROG(do_unlinkat, int dfd, void *name)
+{
+	return submit(name, 0, 0);
+}
+
+SEC("fexit/do_unlinkat")
+int BPF_PROG(do_unlinkat_exit, int dfd, struct filename *name, long ret)
+{
+	return submit(name, ret, 1);
 }

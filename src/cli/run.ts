@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { clockTime, EventFormatter } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
-import { attachAll, readIterator, tracefsPath, type AttachOptions } from '../link/index.js';
+import { attachAll, attachesToInterface, readIterator, tracefsPath, type AttachOptions } from '../link/index.js';
 import { Collection, type BpfMap, type Program } from '../loader/index.js';
 import { parseObject, type ObjectSpec } from '../object/index.js';
 import { packageAttachOptions, type BpfSkel } from '../package/index.js';
@@ -46,9 +46,6 @@ export interface RunOptions {
   attach?: Partial<AttachOptions>;
 }
 
-/** Sections whose programs attach to a network interface. */
-const NET_PREFIXES = new Set(['xdp', 'xdp.frags', 'tc', 'tc/ingress', 'tc/egress', 'tcx/ingress', 'tcx/egress', 'classifier']);
-
 /**
  * One program's attach options: the package's (@ifindex, @tchook...), then the command
  * line's. tc and xdp programs that name no interface go to ifindex 1 (lo), as with ecli.
@@ -59,7 +56,7 @@ function attachOptionsFor(skel: BpfSkel | undefined, cli: Partial<AttachOptions>
     const pkg = entry ? packageAttachOptions(entry, `package program ${p.name}`) : {};
     const o: Partial<AttachOptions> = { ...pkg, ...cli };
     if (pkg.tc || cli?.tc) o.tc = { ...pkg.tc, ...cli?.tc };
-    if (o.interface === undefined && NET_PREFIXES.has(p.spec.sectionPrefix)) o.interface = 1;
+    if (o.interface === undefined && attachesToInterface(p.spec.sectionPrefix)) o.interface = 1;
     return o;
   };
 }

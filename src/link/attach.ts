@@ -5,11 +5,14 @@
  *   raw_tp/ raw_tracepoint/   BPF_RAW_TRACEPOINT_OPEN(name)
  *   tp_btf/ fentry/ fexit/ fmod_ret/ lsm/   BPF_RAW_TRACEPOINT_OPEN(NULL): the kernel
  *                        knows the target from the program's attach_btf_id
- *   iter/                BPF_LINK_CREATE(BPF_TRACE_ITER); Link.iterate() reads it
+ *   iter/                BPF_LINK_CREATE(BPF_TRACE_ITER); readIterator() reads it
  *   uprobe/ uretprobe/   perf_event_open(uprobe PMU, path, file offset) + BPF link
  *   kprobe/ kretprobe/ ksyscall/ kretsyscall/   the kprobe PMU, the same way
  *   usdt/                a uprobe per USDT probe location, specs in __bpf_usdt_specs
  *   perf_event           a sampling perf event on every online CPU
+ *   xdp, tc/, tcx/       a BPF link on an interface (tc: a clsact filter before 6.6)
+ *   cgroup/, sockops     a BPF link on a cgroup v2 directory
+ *   flow_dissector, sk_lookup   a BPF link on a network namespace
  *
  * Perf-event attachments use BPF_LINK_CREATE(BPF_PERF_EVENT) (Linux 5.15+) and fall back
  * to ioctl(PERF_EVENT_IOC_SET_BPF) on older kernels. Every attachment lives as long as
@@ -22,7 +25,7 @@ import { realHost } from '../loader/fs.js';
 import { closeAll, guard, Link, LinkSet, noTarget, type AttachOptions, type Ctx, type LinkKind } from './link.js';
 import { attachCgroup } from './cgroup.js';
 import { attachIter } from './iter.js';
-import { attachNetns, attachTc, attachXdp } from './net.js';
+import { attachNetns, attachTc, attachXdp, TC_SECTIONS, XDP_SECTIONS } from './net.js';
 import { attachKprobe, attachKprobeMulti } from './kprobe.js';
 import { attachUsdt } from './usdt.js';
 import { attachPerfSampling, attachTracepoint, attachUprobe } from './perf-event.js';
@@ -106,16 +109,6 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'iter':
     case 'iter.s':
       return attachIter(ctx);
-    case 'xdp':
-    case 'xdp.frags':
-      return attachXdp(ctx);
-    case 'tc':
-    case 'tc/ingress':
-    case 'tc/egress':
-    case 'tcx/ingress':
-    case 'tcx/egress':
-    case 'classifier':
-      return attachTc(ctx);
     case 'flow_dissector':
     case 'sk_lookup':
       return attachNetns(ctx);
@@ -137,6 +130,8 @@ function attachBySection(program: Program, opts: AttachOptions): Link {
     case 'kretprobe.multi':
       return attachKprobeMulti(ctx, prefix === 'kretprobe.multi');
     default:
+      if (XDP_SECTIONS.has(prefix)) return attachXdp(ctx);
+      if (TC_SECTIONS.has(prefix)) return attachTc(ctx);
       if (CGROUP_PREFIXES.test(prefix)) return attachCgroup(ctx);
       throw new TsbpfError(`cannot attach program ${program.name}: section ${spec.section} (${prefix}) is not supported by tsbpf attach yet`);
   }

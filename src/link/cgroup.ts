@@ -5,7 +5,7 @@
 import { TsbpfError } from '../errors.js';
 import { parseMounts } from '../loader/fs.js';
 import { SysError } from '../sys/errors.js';
-import { guard, Link, type Ctx } from './link.js';
+import { AttachError, guard, Link, type Ctx } from './link.js';
 
 /** The cgroup2 mount point: where a cgroup program attaches by default. */
 export function cgroup2Root(ctx: Ctx): string {
@@ -32,7 +32,7 @@ export function attachCgroup(ctx: Ctx): Link {
     const fd = guard(ctx, `cgroup ${path}`, () => sys.linkCreate({ progFd: program.fd, targetFd: cg, attachType: spec.expectedAttachType }));
     return new Link(sys, fd, program, 'cgroup', path);
   } catch (e) {
-    if (e instanceof TsbpfError && /EBADF/.test(e.message)) {
+    if (e instanceof AttachError && e.code === 'EBADF') {
       throw new TsbpfError(`program ${program.name} (section ${spec.section}): ${path} is not a cgroup v2 directory (cgroup2 is mounted at ${cgroup2Root(ctx)})`);
     }
     throw e;

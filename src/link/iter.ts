@@ -60,13 +60,5 @@ export function readIterator(link: Link, limit = 64 << 20): Uint8Array {
   } finally {
     sys.close(fd);
   }
-  const out = new Uint8Array(Math.min(total, limit));
-  let off = 0;
-  for (const c of chunks) {
-    const part = c.subarray(0, out.length - off);
-    out.set(part, off);
-    off += part.length;
-    if (off >= out.length) break;
-  }
-  return out;
+  return Buffer.concat(chunks, Math.min(total, limit));
 }

@@ -8,25 +8,23 @@
  */
 import { appendFileSync } from 'node:fs';
 import { NotSupportedError, TsbpfError } from '../errors.js';
-import { BPF_F_KPROBE_MULTI_RETURN, PERF_FLAG_FD_CLOEXEC } from '../sys/constants.js';
+import { BPF_F_KPROBE_MULTI_RETURN, BPF_TRACE_KPROBE_MULTI, PERF_FLAG_FD_CLOEXEC, PERF_TYPE_TRACEPOINT } from '../sys/constants.js';
+import { hasSyscallWrapper, syscallPrefix } from '../loader/externs.js';
+import { tracefsPath } from '../loader/fs.js';
 import { SysError } from '../sys/errors.js';
 import type { PerfEventAttr } from '../sys/types.js';
 import { AttachError, guard, Link, noTarget, type Ctx, type LinkKind } from './link.js';
 import { attachPerfEvent, PMU_DIR, pmuType, retprobeBit } from './perf-event.js';
 
-/** The prefix of syscall entry functions (ksyscall/NAME probes __<arch>_sys_NAME). */
-const SYSCALL_PREFIX: Partial<Record<NodeJS.Architecture, string>> = {
-  x64: '__x64_sys_',
-  arm64: '__arm64_sys_',
-  s390x: '__s390x_sys_',
-  riscv64: '__riscv_sys_',
-};
-
-const TRACEFS = ['/sys/kernel/tracing', '/sys/kernel/debug/tracing'];
-const BPF_TRACE_KPROBE_MULTI = 42;
-
-function tracefs(ctx: Ctx): string | undefined {
-  return TRACEFS.find((d) => ctx.host.exists(`${d}/kprobe_events`));
+/** The tracefs whose kprobe_events the legacy path writes, if there is one (mounted when needed). */
+function legacyTracefs(ctx: Ctx): string | undefined {
+  let dir: string;
+  try {
+    dir = tracefsPath(ctx.sys, ctx.host);
+  } catch {
+    return undefined;
+  }
+  return ctx.host.exists(`${dir}/kprobe_events`) ? dir : undefined;
 }
 
 /** Appends to a tracefs control file (the host may supply its own writer, as tests do). */
@@ -39,28 +37,21 @@ function writeTracefs(ctx: Ctx, path: string, line: string): void {
 let legacyCount = 0;
 
 /** ksyscall/NAME: __x64_sys_NAME where the kernel has syscall wrappers, else sys_NAME. */
-function syscallFunction(ctx: Ctx, name: string): string {
-  const prefix = SYSCALL_PREFIX[process.arch];
-  if (!prefix) return `sys_${name}`;
-  let kallsyms = '';
-  try {
-    kallsyms = ctx.host.readFile('/proc/kallsyms');
-  } catch {
-    return `${prefix}${name}`;
-  }
-  return kallsyms.includes(` ${prefix}`) ? `${prefix}${name}` : `sys_${name}`;
+function syscallFunction(name: string): string {
+  const prefix = syscallPrefix();
+  return prefix && hasSyscallWrapper() ? `${prefix}${name}` : `sys_${name}`;
 }
 
 export function attachKprobe(ctx: Ctx, ret: boolean, syscall: boolean): Link {
   const { sys, host, program, target } = ctx;
   const hasPmu = host.exists(`${PMU_DIR}/kprobe`);
-  const legacyDir = hasPmu ? undefined : tracefs(ctx);
+  const legacyDir = hasPmu ? undefined : legacyTracefs(ctx);
   if (!hasPmu && !legacyDir)
     throw new NotSupportedError('kprobes', 'kernel built without CONFIG_KPROBES');
   if (!target) throw noTarget(program, syscall ? 'a syscall name, such as openat' : 'a kernel function, such as do_unlinkat');
   const m = /^([A-Za-z_][\w.]*)(?:\+(0x[0-9a-f]+|\d+))?$/i.exec(target);
   if (!m) throw new TsbpfError(`program ${program.name}: kprobe target "${target}" is not FUNCTION[+OFFSET]`);
-  const func = syscall ? syscallFunction(ctx, m[1]!) : m[1]!;
+  const func = syscall ? syscallFunction(m[1]!) : m[1]!;
   const offset = m[2] ? BigInt(m[2]) : 0n;
   const kind: LinkKind = ret ? 'kretprobe' : 'kprobe';
   const what = `${kind} ${func}${offset ? `+0x${offset.toString(16)}` : ''}`;
@@ -93,11 +84,8 @@ function attachLegacy(ctx: Ctx, dir: string, ret: boolean, func: string, offset:
   };
   try {
     const id = Number(host.readFile(`${dir}/events/kprobes/${event}/id`).trim());
-    const pfd = guard(ctx, what, () =>
-      sys.perfEventOpen({ type: 2 /* PERF_TYPE_TRACEPOINT */, config: BigInt(id) } as PerfEventAttr, -1, 0, -1, PERF_FLAG_FD_CLOEXEC),
-    );
-    const link = attachPerfEvent(ctx, pfd, kind, what);
-    return new Link(sys, link.fd, program, kind, ctx.target, { fds: [pfd], detach: remove, perfFd: pfd, bpfLink: link.bpfLink });
+    const pfd = guard(ctx, what, () => sys.perfEventOpen({ type: PERF_TYPE_TRACEPOINT, config: BigInt(id) }, -1, 0, -1, PERF_FLAG_FD_CLOEXEC));
+    return attachPerfEvent(ctx, pfd, kind, what, remove);
   } catch (e) {
     remove();
     throw e;
@@ -114,8 +102,8 @@ export function attachKprobeMulti(ctx: Ctx, ret: boolean): Link {
   const { sys, host, program, target } = ctx;
   const where = `program ${program.name} (section ${program.spec.section})`;
   if (!target) throw noTarget(program, 'a kernel function glob, such as do_unlink*');
-  const dir = TRACEFS.find((d) => host.exists(`${d}/available_filter_functions`));
-  if (!dir) throw new NotSupportedError('kprobe.multi', 'no tracefs available_filter_functions');
+  const dir = tracefsPath(sys, host);
+  if (!host.exists(`${dir}/available_filter_functions`)) throw new NotSupportedError('kprobe.multi', `no ${dir}/available_filter_functions (kernel without ftrace)`);
   const re = globRegExp(target);
   const syms = [
     ...new Set(

@@ -6,9 +6,18 @@ import { TsbpfError } from '../errors.js';
 import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, BPF_XDP, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../sys/constants.js';
 import { EBUSY, EEXIST, EINVAL, SysError } from '../sys/errors.js';
 import { AttachError, guard, Link, type Ctx } from './link.js';
-import { addBpfFilter, clsactQdisc, delBpfFilter, RTM_DELQDISC, RTM_NEWQDISC, type BpfFilter } from './netlink.js';
+import { addBpfFilter, clsactQdisc, delBpfFilter, RTM_DELQDISC, RTM_NEWQDISC, type BpfFilter } from '../sys/netlink.js';
 
 const NETLINK_ROUTE = 0;
+
+/** Sections whose programs attach to a network interface: xdp's, then tc's. */
+export const XDP_SECTIONS: ReadonlySet<string> = new Set(['xdp', 'xdp.frags']);
+export const TC_SECTIONS: ReadonlySet<string> = new Set(['tc', 'tc/ingress', 'tc/egress', 'tcx/ingress', 'tcx/egress', 'classifier']);
+
+/** Whether programs of this section prefix attach to a network interface (need AttachOptions.interface). */
+export function attachesToInterface(sectionPrefix: string): boolean {
+  return XDP_SECTIONS.has(sectionPrefix) || TC_SECTIONS.has(sectionPrefix);
+}
 
 /** The interface's name and index, from a name ("eth0") or an index. */
 export function resolveInterface(ctx: Ctx): { name: string; index: number } {

@@ -44,7 +44,7 @@ export function attachTracepoint(ctx: Ctx): Link {
  * BPF_LINK_CREATE(BPF_PERF_EVENT) on `pfd`, or on kernels before 5.15 (EINVAL,
  * EOPNOTSUPP) ioctl SET_BPF; then ENABLE. Owns `pfd`: closed again on failure.
  */
-export function attachPerfEvent(ctx: Ctx, pfd: number, kind: LinkKind, what: string): Link {
+export function attachPerfEvent(ctx: Ctx, pfd: number, kind: LinkKind, what: string, detach?: () => void): Link {
   const { sys, program } = ctx;
   let linkFd: number | undefined;
   try {
@@ -66,8 +66,8 @@ export function attachPerfEvent(ctx: Ctx, pfd: number, kind: LinkKind, what: str
     throw e;
   }
   return linkFd === undefined
-    ? new Link(sys, pfd, program, kind, ctx.target, { perfFd: pfd, bpfLink: false })
-    : new Link(sys, linkFd, program, kind, ctx.target, { perfFd: pfd });
+    ? new Link(sys, pfd, program, kind, ctx.target, { perfFd: pfd, bpfLink: false, detach })
+    : new Link(sys, linkFd, program, kind, ctx.target, { perfFd: pfd, detach });
 }
 
 export const PMU_DIR = '/sys/bus/event_source/devices';

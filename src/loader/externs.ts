@@ -188,25 +188,36 @@ export function kernelVersion(releaseText = release()): number {
 const kv = (a: number, b: number, c: number) => ((a << 16) + (b << 8) + Math.min(c, 255)) >>> 0;
 
 /** The arch prefix of syscall entry points (__x64_sys_bpf), as libbpf names them. */
-function syscallWrapperSymbol(): string | undefined {
+/**
+ * The arch's prefix of syscall entry points with pt_regs wrappers ("__x64_sys_"), as the
+ * kernel names them: what ksyscall/ probes and LINUX_HAS_SYSCALL_WRAPPER look for.
+ */
+export function syscallPrefix(): string | undefined {
   const pfx: Record<string, string> = {
-    x64: 'x64', ia32: 'ia32', arm64: 'arm64', arm: 'arm', s390x: 's390', s390: 's390',
+    x64: 'x64', ia32: 'ia32', arm64: 'arm64', arm: 'arm', s390x: 's390x', s390: 's390',
     riscv64: 'riscv', ppc64: 'powerpc', loong64: 'loongarch', mips: 'mips', mipsel: 'mips',
   };
   const p = pfx[process.arch];
-  return p ? `__${p}_sys_bpf` : undefined;
+  return p ? `__${p}_sys_` : undefined;
+}
+
+function syscallWrapperSymbol(): string | undefined {
+  const p = syscallPrefix();
+  return p && `${p}bpf`;
 }
 
 /**
  * Whether syscalls go through pt_regs wrappers (BPF_KSYSCALL reads arguments through
  * them): the arch's __<arch>_sys_bpf exists. libbpf asks by creating a kprobe on it;
  * kprobes may be missing where programs still load, so tsbpf looks the symbol up in
- * kallsyms (or the kernel's BTF when kallsyms is unreadable).
+ * kallsyms (or the kernel's BTF when kallsyms is unreadable). Reads kallsyms itself when
+ * not given it.
  */
-function hasSyscallWrapper(kallsyms: Kallsyms | undefined, opts: ExternOptions): boolean {
+export function hasSyscallWrapper(kallsyms?: Kallsyms, opts: ExternOptions = {}): boolean {
   const sym = syscallWrapperSymbol();
   if (!sym) return false;
-  if (kallsyms?.readable) return kallsyms.addrs.has(sym);
+  kallsyms ??= readKallsyms(new Set([sym]));
+  if (kallsyms.readable) return kallsyms.addrs.has(sym);
   try {
     return (opts.kernelBtf ?? (() => kernelBtf()))().idByName(sym, 'func') !== undefined;
   } catch {

@@ -1,6 +1,7 @@
 /**
  * rtnetlink messages for tc's clsact qdisc and bpf filters (the way kernels before 6.6
- * take tc programs): nlmsghdr + struct tcmsg + attributes. Pure byte building.
+ * take tc programs): nlmsghdr + struct tcmsg + attributes. Pure byte building; kernel
+ * layouts live in sys/ (Sys.netlinkRequest sends them).
  */
 
 export const RTM_NEWQDISC = 36;
