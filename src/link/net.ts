@@ -36,6 +36,11 @@ export function resolveInterface(ctx: Ctx): { name: string; index: number } {
   return { name: given, index: Number(host.readFile(path).trim()) };
 }
 
+/** A Link's target: "lo (ifindex 1, ingress)", or "ifindex 1 (ingress)" when given by index. */
+function onInterface(dev: { name: string; index: number }, rest: string): string {
+  return dev.name === `ifindex ${dev.index}` ? `${dev.name} (${rest})` : `${dev.name} (ifindex ${dev.index}, ${rest})`;
+}
+
 export function attachXdp(ctx: Ctx): Link {
   const { sys, program, opts } = ctx;
   const dev = resolveInterface(ctx);
@@ -56,7 +61,7 @@ export function attachXdp(ctx: Ctx): Link {
           : undefined;
     throw new AttachError(program.name, program.spec.section, what, e, hint);
   }
-  return new Link(sys, fd, program, 'xdp', `${dev.name} (ifindex ${dev.index}, ${modeName})`);
+  return new Link(sys, fd, program, 'xdp', onInterface(dev, modeName));
 }
 
 export function attachTc(ctx: Ctx): Link {
@@ -68,7 +73,7 @@ export function attachTc(ctx: Ctx): Link {
   if (opts.tc?.mode !== 'netlink') {
     try {
       const fd = sys.linkCreate({ progFd: program.fd, targetFd: dev.index, attachType: point === 'egress' ? BPF_TCX_EGRESS : BPF_TCX_INGRESS, tcx: {} });
-      return new Link(sys, fd, program, 'tcx', `${dev.name} (ifindex ${dev.index}, ${point})`);
+      return new Link(sys, fd, program, 'tcx', onInterface(dev, point));
     } catch (e) {
       if (!(e instanceof SysError)) throw e;
       // Kernels before 6.6 have no tcx links (EINVAL): a clsact filter does the same.
@@ -118,7 +123,7 @@ function attachTcNetlink(ctx: Ctx, dev: { name: string; index: number }, point: 
       sys.close(nl);
     }
   };
-  return new Link(sys, -1, program, 'tc', `${dev.name} (ifindex ${dev.index}, ${point}, clsact filter ${filter.handle}:${filter.priority})`, { bpfLink: false, detach });
+  return new Link(sys, -1, program, 'tc', onInterface(dev, `${point}, clsact filter ${filter.handle}:${filter.priority}`), { bpfLink: false, detach });
 }
 
 /** flow_dissector and sk_lookup programs: a BPF link on a network namespace. */
