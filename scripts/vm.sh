@@ -112,7 +112,8 @@ mount -t overlay -o lowerdir=/host,upperdir=/rw/u,workdir=/rw/w overlay /newroot
 n=/newroot
 mount -t proc proc $n/proc; mount -t sysfs sys $n/sys; mount -t devtmpfs dev $n/dev
 mkdir -p $n/dev/pts $n/dev/shm; mount -t devpts devpts $n/dev/pts; mount -t tmpfs shm $n/dev/shm
-mount -t tmpfs tmp $n/tmp; mount -t tmpfs run $n/run
+# /tmp stays the host's (through the overlay, writable): a checkout under /tmp must be visible.
+mount -t tmpfs run $n/run
 mount -t bpf bpf $n/sys/fs/bpf; mount -t tracefs tracefs $n/sys/kernel/tracing
 mount -t debugfs debugfs $n/sys/kernel/debug; mount -t cgroup2 cgroup2 $n/sys/fs/cgroup
 # the guest kernel's modules and config where modprobe and .kconfig externs look for them
