@@ -4,7 +4,7 @@
  */
 import { TsbpfError } from '../errors.js';
 import { BPF_TCX_EGRESS, BPF_TCX_INGRESS, BPF_XDP, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from '../sys/constants.js';
-import { EBUSY, EEXIST, EINVAL, SysError } from '../sys/errors.js';
+import { EBUSY, EEXIST, EINVAL, ENOENT, SysError } from '../sys/errors.js';
 import { AttachError, guard, Link, type Ctx } from './link.js';
 import { addBpfFilter, clsactQdisc, delBpfFilter, RTM_DELQDISC, RTM_NEWQDISC, type BpfFilter } from '../sys/netlink.js';
 
@@ -93,6 +93,8 @@ function attachTcNetlink(ctx: Ctx, dev: { name: string; index: number }, point: 
   const what = `tc ${point} of ${dev.name} (clsact filter handle ${filter.handle}, priority ${filter.priority})`;
   const nl = guard(ctx, 'rtnetlink', () => sys.netlinkOpen(NETLINK_ROUTE));
   let addedQdisc = false;
+  // Which request failed decides the hint: ENOENT means the kernel lacks that tc piece.
+  let step: 'qdisc' | 'filter' = 'qdisc';
   try {
     try {
       sys.netlinkRequest(nl, clsactQdisc(RTM_NEWQDISC, dev.index));
@@ -101,6 +103,7 @@ function attachTcNetlink(ctx: Ctx, dev: { name: string; index: number }, point: 
       // EEXIST: the interface has a clsact qdisc already, which stays when we are done.
       if (!(e instanceof SysError) || e.errno !== EEXIST) throw e;
     }
+    step = 'filter';
     try {
       sys.netlinkRequest(nl, addBpfFilter(filter, program.fd, `${program.name}:[tsbpf]`));
     } catch (e) {
@@ -110,7 +113,14 @@ function attachTcNetlink(ctx: Ctx, dev: { name: string; index: number }, point: 
   } catch (e) {
     sys.close(nl);
     if (e instanceof SysError) {
-      const hint = e.errno === EEXIST ? `${dev.name} has a filter with handle ${filter.handle} and priority ${filter.priority} already (tc filter show dev ${dev.name} ${point}); choose others with @tcopts` : undefined;
+      const hint =
+        e.errno === EEXIST
+          ? `${dev.name} has a filter with handle ${filter.handle} and priority ${filter.priority} already (tc filter show dev ${dev.name} ${point}); choose others with @tcopts`
+          : e.errno === ENOENT
+            ? step === 'qdisc'
+              ? 'the kernel has no clsact qdisc (modprobe sch_ingress)'
+              : 'the kernel has no bpf tc classifier (modprobe cls_bpf)'
+            : undefined;
       throw new AttachError(program.name, program.spec.section, what, e, hint);
     }
     throw e;
