@@ -129,6 +129,11 @@ echo $? >/out/rc
 sync; poweroff -f
 EOF
   chmod +x "$ird/init"
+  # The kernel's module autoload (a qdisc, veth) runs /sbin/modprobe in init's root, the
+  # initramfs: hand it to the guest's own modprobe and modules.
+  mkdir -p "$ird/sbin"
+  printf '#!/bin/busybox sh\nexec /bin/chroot /newroot /sbin/modprobe "$@"\n' >"$ird/sbin/modprobe"
+  chmod +x "$ird/sbin/modprobe"
   (cd "$ird" && find . ! -name mods.list | busybox cpio -o -H newc 2>/dev/null) >"$kdir/initramfs.cpio.tmp"
   mv "$kdir/initramfs.cpio.tmp" "$kdir/initramfs.cpio"
   rm -rf "$ird"; trap - EXIT

@@ -29,3 +29,18 @@ export function compileBpf(source: string, opts: { keepStructs?: string[] } = {}
   assert.equal(spawnSync('llvm-strip', ['-g', out]).status, 0);
   return out;
 }
+
+/**
+ * Compiles a user-space C program (test/progs/NAME.c) into a fresh temporary directory as
+ * `out` (its comm), with cc when the machine has one, else clang (setup.sh --compiler
+ * installs it with libc6-dev).
+ */
+export function compileC(source: string, out: string, flags: string[] = []): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'tsbpf-c-')), out);
+  const args = ['-O1', ...flags, '-o', path, source];
+  let r = spawnSync(process.env.CC ?? 'cc', args, { encoding: 'utf8' });
+  if (r.error && !process.env.CC) r = spawnSync('clang', args, { encoding: 'utf8' });
+  if (r.error) throw new Error(`a C compiler (cc or clang) is needed for this test: ${r.error.message}`);
+  assert.equal(r.status, 0, r.stderr);
+  return path;
+}

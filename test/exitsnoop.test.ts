@@ -11,7 +11,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
-import { ExitFormatter } from '../src/tools/exitsnoop/index.js';
+import { ExitFormatter, kernelHasGroupDead } from '../src/tools/exitsnoop/index.js';
 import { exitcases, EXITCASES_COMM, exitcasesNamed } from './exitcases.js';
 import { allGone, heldIds, kernelTest } from './kernel.js';
 import { SEED } from './paths.js';
@@ -54,7 +54,7 @@ interface Exit {
 interface Lost { type: 'lost'; lost: number; total_lost: number }
 
 /** Runs exitsnoop with `args` around `work`, then stops it; returns its JSON lines. */
-async function around(args: string[], work: () => Promise<void> | void): Promise<{ exits: Exit[]; lost: Lost[]; stdout: string }> {
+async function around(args: string[], work: () => Promise<void> | void): Promise<{ exits: Exit[]; lost: Lost[]; stdout: string; stderr: string }> {
   const run = await startExitsnoop(args);
   try {
     await work();
@@ -62,7 +62,7 @@ async function around(args: string[], work: () => Promise<void> | void): Promise
     assert.equal(await stop(run.proc), 0, run.err());
   }
   const lines = run.out().trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as Exit | Lost);
-  return { exits: lines.filter((l): l is Exit => l.type === 'exit'), lost: lines.filter((l): l is Lost => l.type === 'lost'), stdout: run.out() };
+  return { exits: lines.filter((l): l is Exit => l.type === 'exit'), lost: lines.filter((l): l is Lost => l.type === 'lost'), stdout: run.out(), stderr: run.err() };
 }
 
 /** Runs the exitcases program to its end; returns its pid and how it ended. */
@@ -125,22 +125,32 @@ kernelTest('signals: SIGSEGV with a core dump allowed and forbidden, SIGKILL, SI
 kernelTest('the status the parent sees: exit_group from a second thread; pthread_exit of the main thread then a later exit(3)', async () => {
   let group!: Awaited<ReturnType<typeof ends>>;
   let late!: Awaited<ReturnType<typeof ends>>;
-  const { exits } = await around(MINE, async () => {
+  const { exits, stderr } = await around(MINE, async () => {
     group = await ends(['group-exit', '9']);
     late = await ends(['pthread-exit', '3', '300']);
   });
   assert.equal(group.code, 9);
   assert.equal(only(exits, group.pid).length, 1);
   assert.equal(only(exits, group.pid)[0]!.exit_code, 9);
-
-  // The main thread's early exit is not the process's: exactly one event, when the last
-  // thread ends, with its code, and an age that covers the later exit.
   assert.equal(late.code, 3);
   const mine = only(exits, late.pid);
   assert.equal(mine.length, 1, JSON.stringify(mine));
-  assert.equal(mine[0]!.exit_code, 3);
-  assert.notEqual(mine[0]!.tid, late.pid, 'the last thread, not the main one, ended the process');
-  assert.ok(mine[0]!.duration_ns >= 300e6, `age ${mine[0]!.duration_ns} covers the 300 ms`);
+  if (kernelHasGroupDead()) {
+    // The main thread's early exit is not the process's: exactly one event, when the last
+    // thread ends, with its code, and an age that covers the later exit.
+    assert.doesNotMatch(stderr, /no group_dead/);
+    assert.equal(mine[0]!.exit_code, 3);
+    assert.notEqual(mine[0]!.tid, late.pid, 'the last thread, not the main one, ended the process');
+    assert.ok(mine[0]!.duration_ns >= 300e6, `age ${mine[0]!.duration_ns} covers the 300 ms`);
+  } else {
+    // The documented fallback (README): the main thread's exit stands for the process, so
+    // a main thread that calls pthread_exit() is reported at once, with code 0, and the
+    // real exit(3) 300 ms later is not seen. The known limit, asserted as it is.
+    assert.match(stderr, /this kernel's sched_process_exit has no group_dead: each process is reported when its main thread exits/);
+    assert.equal(mine[0]!.tid, late.pid, 'the main thread');
+    assert.equal(mine[0]!.exit_code, 0);
+    assert.ok(mine[0]!.duration_ns < 300e6, `age ${mine[0]!.duration_ns}: before the late exit`);
+  }
 });
 
 kernelTest('--threads: one event per thread, each with its tid; without it, one per process', async () => {
@@ -151,7 +161,9 @@ kernelTest('--threads: one event per thread, each with its tid; without it, one 
   const mine = only(exits, r.pid);
   assert.equal(mine.length, 4, JSON.stringify(mine));
   assert.equal(new Set(mine.map((e) => e.tid)).size, 4);
-  assert.equal(mine.at(-1)!.tid, r.pid, 'the main thread ends last');
+  // Not "the main thread's event comes last": pthread_join returns before the joined
+  // thread's sched_process_exit fires, so the order can differ (seen in a 6.1 guest).
+  assert.ok(mine.some((e) => e.tid === r.pid), 'the main thread has its event');
   assert.ok(mine.every((e) => e.ppid === process.pid && e.exit_code === 0));
 
   const perProcess = await around(MINE, async () => {

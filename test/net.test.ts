@@ -7,6 +7,7 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, rmdirSync } from 'node:fs';
+import { release } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { attach, AttachError, type AttachOptions } from '../src/link/index.js';
@@ -86,27 +87,36 @@ kernelTest('xdp: counts exactly the packets sent to the interface, generic mode;
   assert.equal(counts.lookup(0), 7n, 'nothing counted after close');
 });
 
-kernelTest('tc (tcx link): counts the ingress packets exactly; bpftool sees it, and nothing after close', async (t) => {
+kernelTest('tc: a tcx link where the kernel has them (>= 6.6), else the clsact filter; exact counts, nothing after close', async (t) => {
   const { host, send } = vethPair(t);
   using coll = Collection.load(prog('net_count'));
   const counts = coll.map('counts');
+  const [major, minor] = release().split('.').map(Number) as [number, number];
+  const hasTcx = major > 6 || (major === 6 && minor >= 6);
   const link = attach(coll.program('tc_count'), { interface: host });
-  const linkId = link.info().id;
+  const linkId = hasTcx ? link.info().id : 0;
   try {
-    assert.equal(link.kind, 'tcx');
-    assert.match(link.target, new RegExp(`^${host} \\(ifindex \\d+, ingress\\)$`));
-    assert.equal(link.info().type, C.BPF_LINK_TYPE_TCX);
-    // bpftool (libbpf 1.1) predates tcx in `net show`; its link listing knows the link.
-    const id = link.info().id;
-    const shown = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show', 'id', String(id)], { encoding: 'utf8' }));
-    assert.equal(shown.prog_id, coll.program('tc_count').info().id);
+    if (hasTcx) {
+      assert.equal(link.kind, 'tcx');
+      assert.match(link.target, new RegExp(`^${host} \\(ifindex \\d+, ingress\\)$`));
+      assert.equal(link.info().type, C.BPF_LINK_TYPE_TCX);
+      // bpftool (libbpf 1.1) predates tcx in `net show`; its link listing knows the link.
+      const shown = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show', 'id', String(linkId)], { encoding: 'utf8' }));
+      assert.equal(shown.prog_id, coll.program('tc_count').info().id);
+    } else {
+      // The kernel refused the tcx link (EINVAL): tsbpf fell back to netlink by itself.
+      assert.equal(link.kind, 'tc');
+      assert.equal(link.bpfLink, false);
+      assert.match(execFileSync('tc', ['filter', 'show', 'dev', host, 'ingress'], { encoding: 'utf8' }), /bpf chain 0 handle 0x1 tc_count:\[tsbpf\] direct-action/);
+    }
     send(6);
     await eventually('6 packets counted', () => counts.lookup(1) === 6n);
   } finally {
     link.close();
   }
-  assert.ok(await allGone('link', [linkId]), 'the tcx link is gone');
+  if (hasTcx) assert.ok(await allGone('link', [linkId]), 'the tcx link is gone');
   assert.equal(execFileSync('tc', ['filter', 'show', 'dev', host, 'ingress'], { encoding: 'utf8' }), '');
+  assert.doesNotMatch(execFileSync('tc', ['qdisc', 'show', 'dev', host], { encoding: 'utf8' }), /clsact/);
   send(2);
   spawnSync('sleep', ['0.2']);
   assert.equal(counts.lookup(1), 6n);

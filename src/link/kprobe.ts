@@ -97,24 +97,41 @@ function globRegExp(glob: string): RegExp {
   return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`);
 }
 
+/**
+ * The kernel's function names a glob is matched against: tracefs's available_filter_functions
+ * (what fprobe can attach), or, where that is unreadable (no ftrace, a locked-down tracefs),
+ * the text symbols of /proc/kallsyms, as libbpf 1.1 does; the kernel then refuses what
+ * cannot be attached.
+ */
+function kernelFunctions(ctx: Ctx): string[] {
+  const { sys, host } = ctx;
+  try {
+    return host.readFile(`${tracefsPath(sys, host)}/available_filter_functions`).split('\n').map((l) => l.split(/\s+/)[0]!).filter(Boolean);
+  } catch {
+    /* fall back to kallsyms */
+  }
+  let kallsyms: string;
+  try {
+    kallsyms = host.readFile('/proc/kallsyms');
+  } catch (e) {
+    throw new NotSupportedError('kprobe.multi', `neither tracefs available_filter_functions nor /proc/kallsyms is readable (${(e as Error).message.split('\n')[0]})`);
+  }
+  const names: string[] = [];
+  for (const line of kallsyms.split('\n')) {
+    const [, type, name, mod] = line.split(/\s+/);
+    if ((type === 't' || type === 'T') && name && !mod) names.push(name);
+  }
+  return names;
+}
+
 /** kprobe.multi/PATTERN, kretprobe.multi/PATTERN. */
 export function attachKprobeMulti(ctx: Ctx, ret: boolean): Link {
-  const { sys, host, program, target } = ctx;
+  const { sys, program, target } = ctx;
   const where = `program ${program.name} (section ${program.spec.section})`;
   if (!target) throw noTarget(program, 'a kernel function glob, such as do_unlink*');
-  const dir = tracefsPath(sys, host);
-  if (!host.exists(`${dir}/available_filter_functions`)) throw new NotSupportedError('kprobe.multi', `no ${dir}/available_filter_functions (kernel without ftrace)`);
   const re = globRegExp(target);
-  const syms = [
-    ...new Set(
-      host
-        .readFile(`${dir}/available_filter_functions`)
-        .split('\n')
-        .map((l) => l.split(/\s+/)[0]!)
-        .filter((s) => s && re.test(s)),
-    ),
-  ].sort();
-  if (syms.length === 0) throw new TsbpfError(`${where}: no kernel function matches "${target}" in ${dir}/available_filter_functions`);
+  const syms = [...new Set(kernelFunctions(ctx).filter((s) => re.test(s)))].sort();
+  if (syms.length === 0) throw new TsbpfError(`${where}: no kernel function matches "${target}" (tracefs available_filter_functions, else /proc/kallsyms)`);
   const kind: LinkKind = 'kprobe_multi';
   const what = `${ret ? 'kretprobe' : 'kprobe'}.multi ${target} (${syms.length} functions)`;
   try {

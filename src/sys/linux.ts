@@ -49,7 +49,7 @@ import {
   PERF_ATTR_SIZE_VER8,
   bpfCmdName,
 } from './constants.js';
-import { EAGAIN, EINTR, EINVAL, ENOENT, SysError } from './errors.js';
+import { E2BIG, EAGAIN, EINTR, EINVAL, ENOENT, SysError } from './errors.js';
 import type {
   BtfInfo,
   BtfLoadAttr,
@@ -246,6 +246,8 @@ const ATTR_MAX = 256;
 const PROG_INFO_SIZE = 232;
 const MAP_INFO_SIZE = 104;
 const BTF_INFO_SIZE = 32;
+/** btf, btf_size, id: bpf_btf_info before 5.11 added name, name_len, kernel_btf. */
+const BTF_INFO_SIZE_5_10 = 16;
 const LINK_INFO_SIZE = 64;
 const BTF_NAME_LEN = 64; // module names are at most 56 bytes
 
@@ -794,7 +796,16 @@ export class LinuxSys implements Sys {
     const name = this.block(BTF_NAME_LEN);
     setPtr(info.dv, 16, name.addr);
     info.dv.setUint32(24, BTF_NAME_LEN, true);
-    this.objInfo(fd, info, name);
+    try {
+      this.objInfo(fd, info, name);
+    } catch (e) {
+      // Before 5.11 bpf_btf_info ends after id: the name fields are "too big". Such kernels
+      // have no module BTFs, so a BTF without a name is not a kernel one.
+      if (!(e instanceof SysError && e.errno === E2BIG)) throw e;
+      const old = this.block(BTF_INFO_SIZE_5_10);
+      this.objInfo(fd, old);
+      return { id: old.dv.getUint32(12, true), btfSize: old.dv.getUint32(8, true), name: '', kernelBtf: false };
+    }
     return {
       id: info.dv.getUint32(12, true),
       btfSize: info.dv.getUint32(8, true),

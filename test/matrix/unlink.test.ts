@@ -7,25 +7,13 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { release, tmpdir } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hasKprobes, inGuest, trampolinesRefused } from '../guest.js';
 import { kernelTest } from '../kernel.js';
 import { buildExample, start, stop } from '../tsbpf-cli.js';
 
-/** A guest (scripts/vm.sh) runs 5-10x slower: budgets grow. */
-export const inGuest = process.env.TSBPF_GUEST === '1' || /tsbpf_guest/.test(readFileSync('/proc/cmdline', 'utf8'));
 const SETTLE = inGuest ? 3000 : 500;
-
-const hasKprobes = (() => {
-  try {
-    readFileSync('/sys/bus/event_source/devices/kprobe/type');
-    return true;
-  } catch {
-    return false;
-  }
-})();
-/** Debian's 6.18 here refuses fentry/fexit (EPERM at load); 5.10, 6.1, 6.12 take them. */
-const fentryRefused = /^6\.18\./.test(release());
 
 function unlinkInChild(name: string): number {
   const file = join(tmpdir(), name);
@@ -38,7 +26,7 @@ function unlinkInChild(name: string): number {
 for (const example of ['kprobe', 'fentry'] as const) {
   kernelTest(`matrix: ${example} example on do_unlinkat reports the unlinking pid and file name`, async (t) => {
     const built = buildExample(example, t);
-    const unsupported = example === 'kprobe' ? !hasKprobes : fentryRefused;
+    const unsupported = example === 'kprobe' ? !hasKprobes : trampolinesRefused;
     if (unsupported) {
       const expected =
         example === 'kprobe'
