@@ -147,8 +147,16 @@ kernelTest('cgroup/connect4: refuses connects from the test cgroup only; bpftool
     assert.equal(link.kind, 'cgroup');
     assert.equal(link.target, cg);
     assert.equal(link.info().type, C.BPF_LINK_TYPE_CGROUP);
-    const shown = JSON.parse(execFileSync('bpftool', ['-j', 'cgroup', 'show', cg], { encoding: 'utf8' }));
-    assert.deepEqual(shown.map((e: { name: string; attach_type: string }) => [e.name, e.attach_type]), [['refuse_port7', 'cgroup_inet4_connect']]);
+    const shown = spawnSync('bpftool', ['-j', 'cgroup', 'show', cg], { encoding: 'utf8' });
+    if (shown.status === 0) {
+      assert.deepEqual(JSON.parse(shown.stdout).map((e: { name: string; attach_type: string }) => [e.name, e.attach_type]), [['refuse_port7', 'cgroup_inet4_connect']]);
+    } else {
+      // bpftool 7.1's cgroup listing fails (status 255, no message) on 5.10 once a program is
+      // attached; its link listing tells the same.
+      t.diagnostic(`bpftool cgroup show failed (${shown.status}); checking with bpftool link show`);
+      const l = JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show', 'id', String(link.info().id)], { encoding: 'utf8' }));
+      assert.deepEqual([l.type, l.prog_id, l.attach_type], ['cgroup', coll.program('refuse_port7').info().id, 'cgroup_inet4_connect']);
+    }
     assert.match(connect7(cg), /Operation not permitted/);
     assert.match(connect7(cg), /Operation not permitted/);
     assert.equal(refused.get(), 2n);

@@ -6,7 +6,7 @@
  * is told from the kernel (its release, its config, sysfs), not from tsbpf.
  */
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,6 +42,13 @@ const NO_KPROBES = 'kprobes: not supported by this kernel (kernel built without 
 
 /** Loads only `programs` of the object, so that one type the kernel refuses does not hide another. */
 const load = (...programs: string[]) => Collection.load(hooks(), { programs });
+
+/** The links are gone: from the kernel's id walk and from bpftool's listing. */
+async function assertLinksGone(ids: number[], what: string): Promise<void> {
+  assert.ok(await allGone('link', ids), `${what}: link left attached`);
+  const listed = (JSON.parse(execFileSync('bpftool', ['-j', 'link', 'show'], { encoding: 'utf8' }) || '[]') as { id: number }[]).map((l) => l.id);
+  assert.deepEqual(ids.filter((id) => listed.includes(id)), [], `${what}: bpftool still lists the links`);
+}
 
 function closeAll(links: Link[]): number[] {
   const ids = links.flatMap((l) => (l.bpfLink ? [l.info().id] : []));
@@ -100,7 +107,7 @@ for (const [program, section, errno, text] of [
         ids = closeAll([link]);
       }
     }
-    assert.ok(await allGone('link', ids), `${section}: link left attached`);
+    await assertLinksGone(ids, section);
     const r = rm.denied(kept);
     assert.equal(r.status, 0, `after close the unlink goes through: ${r.stderr}`);
     assert.ok(!existsSync(kept));
@@ -126,7 +133,7 @@ kernelTest('matrix: ksyscall/kill and kretsyscall/kill see the caller, the signa
   assert.equal(coll.variable('kill_caller').get(), child.pid);
   assert.equal(coll.variable('kill_sig').get(), 10);
   assert.equal(coll.variable('kill_ret').get(), -3n);
-  assert.ok(await allGone('link', ids));
+  await assertLinksGone(ids, 'ksyscall');
 });
 
 /** Hides the kprobe PMU, as on kernels where only tracefs kprobe_events exist. */
@@ -163,7 +170,7 @@ for (const legacy of [false, true]) {
     assert.equal(coll.variable('kill_caller').get(), pid);
     assert.equal(coll.variable('kprobe_hits').get(), 7n);
     assert.deepEqual(kprobeEvents(), [], 'no tsbpf probe event stays in kprobe_events');
-    assert.ok(await allGone('link', ids));
+    await assertLinksGone(ids, how);
   });
 }
 
@@ -187,5 +194,5 @@ kernelTest('matrix: kprobe.multi/do_nanosleep* counts exactly through one link w
   }
   assert.equal(coll.variable('kill_caller').get(), pid);
   assert.equal(coll.variable('multi_hits').get(), 5n);
-  assert.ok(await allGone('link', ids));
+  await assertLinksGone(ids, 'kprobe.multi');
 });
