@@ -330,3 +330,51 @@ clangTest('the built package loads in the kernel under its obj_name, with the sk
     rmSync(dir, { recursive: true, force: true });
   }
 }, { root: true });
+
+clangTest("build never overwrites a package.json that is not an eunomia package: one line that says -o DIR; its own package it replaces", async () => {
+  const dir = seedDir();
+  try {
+    const npm = JSON.stringify({ name: 'my-app', version: '1.0.0', dependencies: { tsbpf: '*' } }, null, 2) + '\n';
+    writeFileSync(join(dir, 'package.json'), npm);
+    const r = tsbpf(['build', join(dir, 'exitsnoop.bpf.c'), join(dir, 'exitsnoop.h')]);
+    assert.equal(r.status, 1, r.stderr);
+    assert.equal(
+      r.stderr,
+      `tsbpf: ${join(dir, 'package.json')} exists and is not an eunomia package (no "bpf_object" and "meta"): tsbpf build will not overwrite it; write the package elsewhere with -o DIR\n`,
+    );
+    assert.equal(readFileSync(join(dir, 'package.json'), 'utf8'), npm, 'the npm package.json is untouched');
+    assert.deepEqual(readdirSync(dir).sort(), ['exitsnoop.bpf.c', 'exitsnoop.h', 'package.json'], 'nothing else written');
+    // A file that is not JSON at all is the user's too.
+    writeFileSync(join(dir, 'package.json'), 'not json');
+    assert.equal(tsbpf(['build', join(dir, 'exitsnoop.bpf.c'), join(dir, 'exitsnoop.h')]).status, 1);
+    assert.equal(readFileSync(join(dir, 'package.json'), 'utf8'), 'not json');
+
+    const out = join(dir, 'out');
+    assert.equal(tsbpf(['build', '-o', out, join(dir, 'exitsnoop.bpf.c'), join(dir, 'exitsnoop.h')]).status, 0);
+    checkSeedPackage(out);
+    // Its own eunomia package is rebuilt in place.
+    const again = tsbpf(['build', '-o', out, join(dir, 'exitsnoop.bpf.c'), join(dir, 'exitsnoop.h')]);
+    assert.equal(again.status, 0, again.stderr);
+    checkSeedPackage(out);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+clangTest('tsbpf build builds the shipped exitsnoop tool from its sources, with the vmlinux.h it generates, and the package loads', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-buildtool-'));
+  try {
+    for (const f of ['exitsnoop.bpf.c', 'exitsnoop.h']) copyFileSync(join(ROOT, 'tools', 'exitsnoop', f), join(dir, f));
+    const r = tsbpf(['build', join(dir, 'exitsnoop.bpf.c'), join(dir, 'exitsnoop.h')]);
+    assert.equal(r.status, 0, r.stderr);
+    const pkg = readPackage(readFileSync(join(dir, 'package.json'), 'utf8'));
+    assert.deepEqual(pkg.exportTypes.map((t) => t.name), ['event']);
+    assert.deepEqual(pkg.skel.progs.map((p) => p.name), ['handle_exit']);
+    if (isRoot) {
+      using coll = Collection.load(parseObject(pkg.objectBytes, 'exitsnoop'));
+      assert.ok(coll.program('handle_exit').fd > 0);
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

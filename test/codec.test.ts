@@ -7,6 +7,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ParseError, TsbpfError } from '../src/errors.js';
+import { parseTraceLine } from '../src/decode/index.js';
 import {
   Btf, BTF_INT_BOOL, BTF_INT_SIGNED, decodeValue, encodeBtf, encodeValue, parseBtf, StringTable, ValueError,
   type BtfType, type Member,
@@ -339,4 +340,13 @@ test('corrupt type graphs end in a TsbpfError, not a stack overflow or a hang', 
   const odd = makeBtf();
   const bad = odd.add({ kind: 'struct', name: 'odd', size: 8, kflag: false, members: [{ name: 'p', type: PTR, bitOffset: 3, bitfieldSize: 0 }] });
   assert.throws(() => dec(odd, bad, new Uint8Array(16)), (e: unknown) => e instanceof ParseError && /value\.p: ptr member at bit offset 3 is not byte-aligned/.test(e.message));
+});
+
+test('parseTraceLine: trace_pipe lines with and without irq flags, tgid, dashes in the task; other text kept', () => {
+  assert.deepEqual(parseTraceLine('            true-4242    [001] d..31   812.345678: bpf_trace_printk: tsbpf hello: exec of pid 4242'), {
+    time: 812.345678, task: 'true', pid: 4242, cpu: 1, message: 'tsbpf hello: exec of pid 4242',
+  });
+  assert.deepEqual(parseTraceLine(' kworker/u4:2-99 [000]  5.000001: bpf_trace_printk: x'), { time: 5.000001, task: 'kworker/u4:2', pid: 99, cpu: 0, message: 'x' });
+  assert.deepEqual(parseTraceLine('  my-tool-7 (    7) [003] .N..1 10.5: sched_switch: prev=a'), { time: 10.5, task: 'my-tool', pid: 7, cpu: 3, message: 'sched_switch: prev=a' });
+  assert.deepEqual(parseTraceLine('CPU:1 [LOST 3 EVENTS]'), { time: null, task: null, pid: null, cpu: null, message: 'CPU:1 [LOST 3 EVENTS]' });
 });

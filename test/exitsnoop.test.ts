@@ -317,6 +317,18 @@ kernelTest('nothing of the run stays in the kernel after SIGTERM', async () => {
   await assertCleanAfter(objs);
 });
 
+kernelTest('Ctrl-C twice (or three times) in quick succession stops it as once does: exit 0, nothing left', async () => {
+  for (const times of [2, 3]) {
+    const { proc, err } = await startExitsnoop();
+    const objs = heldIds(proc.pid!);
+    for (let i = 0; i < times; i++) proc.kill('SIGINT');
+    const [status, signal] = await once(proc, 'exit');
+    assert.deepEqual([status, signal], [0, null], `after ${times} SIGINTs: ${err()}`);
+    assert.doesNotMatch(err(), /forced/);
+    await assertCleanAfter(objs);
+  }
+});
+
 kernelTest('nothing stays after the output closes (| head) or the process is killed', async () => {
   const { proc } = await startExitsnoop();
   const objs = heldIds(proc.pid!);

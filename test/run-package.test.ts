@@ -14,11 +14,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { deflateSync, inflateSync } from 'node:zlib';
+import { once } from 'node:events';
 import { parseBtf } from '../src/btf/index.js';
 import { parseElf } from '../src/elf/index.js';
 import { parseObject } from '../src/object/index.js';
 import { writePackage } from '../src/package/index.js';
-import { kernelTest, liveIds } from './kernel.js';
+import { allGone, heldIds, kernelTest, liveIds } from './kernel.js';
 import { CLI, ROOT, SEED } from './paths.js';
 import { start, stop, tsbpf } from './tsbpf-cli.js';
 
@@ -267,4 +268,17 @@ kernelTest('-j: stdout holds only JSON lines; diagnostics (running, -v attach li
   assert.match(err(), /tsbpf: running/);
   assert.match(err(), /attached handle_exit \(tp\/sched\/sched_process_exit\)/);
   assert.doesNotMatch(text, /running|attached|tsbpf/);
+});
+
+kernelTest('a second Ctrl-C right after the first changes nothing: the run drains, detaches and exits 0', async () => {
+  write('seed.json', seedPackage());
+  const { proc, err } = await start(['run', 'seed.json', '-j'], /running/, { cwd: scratch });
+  const objs = heldIds(proc.pid!);
+  assert.equal(objs.link.length, 1, 'attached');
+  proc.kill('SIGINT');
+  proc.kill('SIGINT');
+  const [status, signal] = await once(proc, 'exit');
+  assert.deepEqual([status, signal], [0, null], err());
+  assert.ok(await allGone('link', objs.link), 'link left attached');
+  assert.ok(await allGone('prog', objs.prog), 'program left loaded');
 });

@@ -12,6 +12,8 @@ import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { tracefsPath } from '../src/link/index.js';
+import { defaultSys } from '../src/sys/index.js';
 import { kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
 import { buildExample, jsonLines, start as startCli, stop, tsbpf } from './tsbpf-cli.js';
@@ -177,6 +179,68 @@ kernelTest('printk: built without a header, it exports nothing; bpf_printk lines
   }
   assert.equal(await stop(proc), 0);
   assert.ok(pids.some((p) => line(p).test(out())), `no trace_pipe line for pids ${pids.join(', ')} in:\n${out()}`);
+});
+
+kernelTest('printk -j: each trace_pipe line is a JSON object: time, task, pid, cpu, message', async (t) => {
+  const ex = buildExample('printk', t);
+  const { proc, out } = await start(['package.json', '-j'], ex.dir);
+  const ours = (pid: number) => jsonLines(out()).find((l) => l.pid === pid);
+  const pids: number[] = [];
+  for (let tries = 0; tries < 10 && !pids.some(ours); tries++) {
+    pids.push(spawnSync('/bin/true').pid!);
+    for (let i = 0; i < 25 && !ours(pids.at(-1)!); i++) await sleep(20);
+  }
+  assert.equal(await stop(proc), 0);
+  const pid = pids.find(ours);
+  assert.ok(pid, `no JSON line for pids ${pids.join(', ')} in:\n${out()}`);
+  const line = ours(pid)!;
+  assert.deepEqual(Object.keys(line), ['time', 'task', 'pid', 'cpu', 'message']);
+  assert.deepEqual({ ...line, time: 0, cpu: 0 }, { time: 0, task: 'true', pid, cpu: 0, message: `tsbpf hello: exec of pid ${pid}` });
+  assert.equal(typeof line.time, 'number');
+  assert.ok(Number.isInteger(line.cpu) && (line.cpu as number) >= 0);
+});
+
+kernelTest('printk: a trace_pipe another process holds is one clear error and exit 1, nothing left attached', async (t) => {
+  const ex = buildExample('printk', t);
+  const pipe = join(tracefsPath(defaultSys()), 'trace_pipe'); // mounts tracefs where it is not yet
+  const holder = spawn('cat', [pipe], { stdio: 'ignore' });
+  t.after(() => holder.kill());
+  await sleep(200);
+  const r = tsbpf(['run', 'package.json'], { cwd: ex.dir });
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(
+    r.stderr.split('\n').filter((l) => l.startsWith('tsbpf: ') && !/running|no export map|mounted/.test(l)).join('\n'),
+    `tsbpf: ${pipe} is busy (EBUSY): another process reads it (another tsbpf run, cat, bpftool prog tracelog); stop it and run again`,
+  );
+  assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+// ---- the event struct: a header with two structs ----
+
+kernelTest('two structs in the header: the records are the one of their size, in the table and -j; --event of the wrong one names both sizes', async (t) => {
+  const ex = buildExample('test/progs/two_structs', t);
+  const pkg = JSON.parse(readFileSync(ex.package, 'utf8'));
+  assert.deepEqual(pkg.meta.export_types.map((e: { name: string }) => e.name), ['other', 'event'], 'ecc lists every header struct');
+  for (const json of [true, false]) {
+    const { proc, out, err } = await start(['package.json', ...(json ? ['-j'] : [])], ex.dir);
+    const pid = spawnSync('/bin/true').pid!;
+    const seen = () => (json ? jsonLines(out()).some((l) => l.pid === pid) : new RegExp(`\\b${pid}\\s+43981\\s+true\\b`).test(out()));
+    for (let i = 0; i < 100 && !seen(); i++) await sleep(20);
+    assert.equal(await stop(proc), 0, err());
+    if (json) assert.deepEqual(jsonLines(out()).find((l) => l.pid === pid), { pid, magic: 0xabcd, comm: 'true' });
+    else {
+      assert.match(out(), /^TIME +PID +MAGIC +COMM *$/m);
+      assert.ok(seen(), out());
+    }
+  }
+  const wrong = await start(['package.json', '--event', 'other'], ex.dir);
+  spawnSync('/bin/true');
+  const [status] = await once(wrong.proc, 'exit');
+  assert.equal(status, 1);
+  assert.match(wrong.err(), /^tsbpf: map rb: a record of 24 bytes is not struct other \(8 bytes\): the program sends another struct; choose it with --event NAME$/m);
+  const none = tsbpf(['run', 'package.json', '--event', 'nope'], { cwd: ex.dir });
+  assert.equal(none.status, 1);
+  assert.equal(none.stderr, "tsbpf: --event nope: the object's BTF has no struct of that name (the header's structs: other, event)\n");
 });
 
 // ---- uprobe: a function of a binary the test builds ----

@@ -77,13 +77,14 @@ export interface BuiltExample {
  * is removed after the test.
  */
 export function buildExample(example: string, t?: { after: (fn: () => void) => void }): BuiltExample {
-  const from = join(ROOT, 'examples', example);
+  // A bare name is examples/NAME; a path (test/progs/...) is taken from the project's root.
+  const from = example.includes('/') ? join(ROOT, example) : join(ROOT, 'examples', example);
   const sources = readdirSync(from).filter((f) => f.endsWith('.bpf.c'));
   assert.equal(sources.length, 1, `examples/${example} should hold exactly one *.bpf.c file, not ${JSON.stringify(sources)}`);
   const source = sources[0]!;
   const base = source.slice(0, -'.bpf.c'.length);
   const header = existsSync(join(from, `${base}.h`)) ? `${base}.h` : undefined;
-  const dir = mkdtempSync(join(tmpdir(), `tsbpf-example-${example}-`));
+  const dir = mkdtempSync(join(tmpdir(), `tsbpf-example-${example.replace(/\//g, '_')}-`));
   t?.after(() => rmSync(dir, { recursive: true, force: true }));
   cpSync(from, dir, { recursive: true });
   const build = tsbpf(['build', source, ...(header ? [header] : [])], { cwd: dir });

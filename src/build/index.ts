@@ -115,6 +115,7 @@ export async function build(source: string, header?: string, opts: BuildOptions 
   const objectPath = join(outDir, `${name}.bpf.o`);
   const skelPath = join(outDir, `${name}.skel.json`);
   const packagePath = join(outDir, 'package.json');
+  refuseForeignPackage(packagePath);
   const arch = targetArch();
   const vmlinux: VmlinuxHeader = opts.vmlinuxDir
     ? { dir: resolve(opts.vmlinuxDir), path: join(resolve(opts.vmlinuxDir), 'vmlinux.h'), source: 'given' }
@@ -160,6 +161,30 @@ export async function build(source: string, header?: string, opts: BuildOptions 
   log(`Packing ebpf object and config into ${displayPath(packagePath)}...`);
   writeFileSync(packagePath, JSON.stringify(pkg, null, 2) + '\n');
   return { objectPath, skelPath, packagePath, package: pkg, spec, headerStructs: structs, exportTypeIds, vmlinux };
+}
+
+/**
+ * A package.json that is not an eunomia package (an npm project's, say) is the user's: build
+ * would overwrite it. Checked before compiling, so nothing is written.
+ */
+function refuseForeignPackage(path: string): void {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return; // none there (or unreadable: writing will say so)
+  }
+  let pkg: unknown;
+  try {
+    pkg = JSON.parse(text);
+  } catch {
+    pkg = undefined;
+  }
+  const isEunomia = typeof pkg === 'object' && pkg !== null && 'bpf_object' in pkg && 'meta' in pkg;
+  if (!isEunomia)
+    throw new TsbpfError(
+      `${displayPath(path)} exists and is not an eunomia package (no "bpf_object" and "meta"): tsbpf build will not overwrite it; write the package elsewhere with -o DIR`,
+    );
 }
 
 /** A path as the user would write it: relative to the working directory when below it. */

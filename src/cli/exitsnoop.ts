@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_RINGBUF_SIZE, exitsnoop, type ExitsnoopOptions, type OutputFormat } from '../tools/exitsnoop/index.js';
 import { BTF_OPTION_HELP } from './main.js';
+import { untilStopped } from './stop.js';
 
 const HELP = `
 What is reported:
@@ -64,18 +65,16 @@ export function registerExitsnoop(program: Command): void {
     .option('--btf <file>', BTF_OPTION_HELP)
     .addHelpText('after', HELP)
     .action(async (o: CliOptions) => {
-      const ac = new AbortController();
-      const stop = () => ac.abort();
-      process.once('SIGINT', stop);
-      process.once('SIGTERM', stop);
-      const timer = o.duration !== undefined ? setTimeout(stop, Number(o.duration / 1_000_000n)) : undefined;
-      try {
-        await exitsnoop({ ...toOptions(o), signal: ac.signal, onReady });
-      } finally {
-        clearTimeout(timer);
-        process.off('SIGINT', stop);
-        process.off('SIGTERM', stop);
-      }
+      await untilStopped(async (stopSignal) => {
+        const ac = new AbortController();
+        stopSignal.addEventListener('abort', () => ac.abort(), { once: true });
+        const timer = o.duration !== undefined ? setTimeout(() => ac.abort(), Number(o.duration / 1_000_000n)) : undefined;
+        try {
+          await exitsnoop({ ...toOptions(o), signal: ac.signal, onReady });
+        } finally {
+          clearTimeout(timer);
+        }
+      });
     });
 }
 

@@ -46,6 +46,7 @@ export async function main(argv: string[]): Promise<number> {
     .argument('<file>', 'package.json (eunomia format) or a .bpf.o object')
     .argument('[args...]', "the program's own options: --NAME VALUE for its global variables (-h lists them)")
     .option('-j, --json', 'one JSON object per event')
+    .option('--event <struct>', "the struct the export map's records are (default: the package's export type, else the header struct of the records' size)")
     .option('-v, --verbose', 'say what is attached')
     .option('--max-entries <map=n>', "set a map's max_entries before load (repeatable)", (v: string, p?: MapSizes) => addMapSize('--max-entries', v, p))
     .option('--value-size <map=n>', "set a map's value size before load, e.g. a STACK_TRACE map's (repeatable)", (v: string, p?: MapSizes) => addMapSize('--value-size', v, p))
@@ -57,10 +58,10 @@ export async function main(argv: string[]): Promise<number> {
     .allowUnknownOption()
     .passThroughOptions()
     .addHelpText('after', '\nExamples:\n  tsbpf run package.json\n  tsbpf run execs.bpf.o -j | jq .comm\n  tsbpf run package.json -- --min_duration_ms 10')
-    .action(async (file: string, args: string[], opts: RunFlags & { json?: boolean; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
+    .action(async (file: string, args: string[], opts: RunFlags & { json?: boolean; event?: string; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
       // Options after FILE pass through untouched; take ours out, leave the program's.
-      const own: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string; attach?: Partial<AttachOptions> } = {
-        json: opts.json, verbose: opts.verbose, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf,
+      const own: { json?: boolean; event?: string; verbose?: boolean; mapSizes?: MapSizes; btf?: string; attach?: Partial<AttachOptions> } = {
+        json: opts.json, event: opts.event, verbose: opts.verbose, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf,
       };
       const flags: RunFlags = { interface: opts.interface, xdpMode: opts.xdpMode, cgroup: opts.cgroup, freq: opts.freq };
       const rest: string[] = [];
@@ -75,6 +76,10 @@ export async function main(argv: string[]): Promise<number> {
           if (i + 1 >= args.length) throw new TsbpfError('--btf needs a file');
           own.btf = args[++i];
         } else if (a.startsWith('--btf=')) own.btf = a.slice('--btf='.length);
+        else if (a === '--event') {
+          if (i + 1 >= args.length) throw new TsbpfError('--event needs a struct name');
+          own.event = args[++i];
+        } else if (a.startsWith('--event=')) own.event = a.slice('--event='.length);
         else if (RUN_FLAGS[a]) {
           if (i + 1 >= args.length) throw new TsbpfError(`${a} needs a value`);
           flags[RUN_FLAGS[a]] = args[++i];

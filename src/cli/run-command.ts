@@ -6,9 +6,10 @@ import { objectName } from '../object/index.js';
 import { readPackage } from '../package/index.js';
 import type { MapSizes } from './map-sizes.js';
 import { run, type Runnable } from './run.js';
+import { untilStopped } from './stop.js';
 
 /** `tsbpf run FILE [args]`: FILE is a .bpf.o object or an eunomia package.json. */
-export async function runCommand(file: string, args: string[], opts: { json?: boolean; verbose?: boolean; mapSizes?: MapSizes; btf?: string; attach?: Partial<AttachOptions> }): Promise<number> {
+export async function runCommand(file: string, args: string[], opts: { json?: boolean; event?: string; verbose?: boolean; mapSizes?: MapSizes; btf?: string; attach?: Partial<AttachOptions> }): Promise<number> {
   let bytes: Buffer;
   try {
     bytes = readFileSync(file);
@@ -17,16 +18,7 @@ export async function runCommand(file: string, args: string[], opts: { json?: bo
     throw new TsbpfError(err.code === 'ENOENT' ? `${file}: no such file` : `cannot read ${file}: ${err.message}`);
   }
   const input = toRunnable(file, bytes);
-  const ac = new AbortController();
-  const stop = () => ac.abort();
-  process.once('SIGINT', stop);
-  process.once('SIGTERM', stop);
-  try {
-    return await run(input, { ...opts, args, signal: ac.signal });
-  } finally {
-    process.off('SIGINT', stop);
-    process.off('SIGTERM', stop);
-  }
+  return untilStopped((signal) => run(input, { ...opts, args, signal }));
 }
 
 function toRunnable(file: string, bytes: Buffer): Runnable {
@@ -34,5 +26,5 @@ function toRunnable(file: string, bytes: Buffer): Runnable {
   if (hasElfMagic(bytes) || file.endsWith('.o')) return { objectBytes: bytes, name: objectName(file) };
   // Anything else is taken as an eunomia package.json.
   const pkg = readPackage(bytes);
-  return { objectBytes: pkg.objectBytes, name: pkg.name, exportTypeId: pkg.exportTypeId, skel: pkg.skel };
+  return { objectBytes: pkg.objectBytes, name: pkg.name, exportTypeIds: pkg.exportTypes.map((t) => t.type_id), skel: pkg.skel };
 }

@@ -6,7 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { clockTime, EventFormatter } from '../decode/index.js';
+import { createInterface } from 'node:readline';
+import { clockTime, EventFormatter, EventTypeChooser, parseTraceLine } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
 import { attachAll, attachesToInterface, readIterator, tracefsPath, type AttachOptions } from '../link/index.js';
 import { Collection, type BpfMap, type Program } from '../loader/index.js';
@@ -25,14 +26,16 @@ export interface Runnable {
   objectBytes: Uint8Array;
   /** libbpf object name ("exitsnoop"). */
   name: string;
-  /** BTF id of the event struct, when known (a package's export_types[0].type_id). */
-  exportTypeId?: number;
+  /** BTF ids of the package's export types (export_types[].type_id), in order. */
+  exportTypeIds?: number[];
   /** A package's description: option names and docs (cmdarg), sample maps. */
   skel?: BpfSkel;
 }
 
 export interface RunOptions {
   json?: boolean;
+  /** The struct the export map's records are (--event NAME), over the package's choice. */
+  event?: string;
   verbose?: boolean;
   /** The kernel's BTF as a file: CO-RE against it, in user space (LoadOptions.targetBtf). */
   btf?: string;
@@ -62,16 +65,40 @@ function attachOptionsFor(skel: BpfSkel | undefined, cli: Partial<AttachOptions>
 }
 
 /** The struct events are decoded with: the export type, else the header structs ecc kept. */
-function eventType(spec: ObjectSpec, given?: number): number | undefined {
-  if (given) return given;
+/**
+ * The structs an export map's records may be, and whether the first is the one: --event
+ * NAME, else the package's export types (one: it), else the header's structs (ecc's dummy
+ * variables name them), else a struct named event.
+ */
+function eventTypes(spec: ObjectSpec, input: Runnable, event?: string): { ids: number[]; fixed: boolean } {
+  if (event !== undefined) {
+    const id = spec.btf.idByName(event.replace(/^struct\s+/, ''), 'struct');
+    if (!id) throw new TsbpfError(`--event ${event}: the object's BTF has no struct of that name${headerNames(spec)}`);
+    return { ids: [id], fixed: true };
+  }
+  const given = input.exportTypeIds ?? [];
+  if (given.length) return { ids: given, fixed: given.length === 1 };
+  const header = headerStructIds(spec);
+  if (header.length) return { ids: header, fixed: header.length === 1 };
+  const id = spec.btf.idByName('event', 'struct');
+  return { ids: id ? [id] : [], fixed: true };
+}
+
+function headerStructIds(spec: ObjectSpec): number[] {
+  const ids: number[] = [];
   for (const m of spec.maps) {
     for (const v of m.data?.variables ?? []) {
       const d = DUMMY_VARIABLE.exec(v.name);
       const id = d && spec.btf.idByName(d[1]!, 'struct');
-      if (id) return id;
+      if (id && !ids.includes(id)) ids.push(id);
     }
   }
-  return spec.btf.idByName('event', 'struct');
+  return ids;
+}
+
+function headerNames(spec: ObjectSpec): string {
+  const names = headerStructIds(spec).map((id) => spec.btf.type(id).name);
+  return names.length ? ` (the header's structs: ${names.join(', ')})` : '';
 }
 
 export async function run(input: Runnable, opts: RunOptions): Promise<number> {
@@ -83,8 +110,8 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   }
   applyMapSizes(spec, opts.mapSizes);
   const exportMap = spec.maps.find((m) => m.type === C.BPF_MAP_TYPE_RINGBUF || m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY);
-  const typeId = eventType(spec, input.exportTypeId);
-  if (exportMap && typeId === undefined) {
+  const types = eventTypes(spec, input, opts.event);
+  if (exportMap && !types.ids.length) {
     throw new TsbpfError(`Export map named \`${exportMap.name}\` found, but no export type is provided`);
   }
   const sampled = exportMap ? undefined : input.skel?.maps.find((m) => m.sample);
@@ -122,14 +149,31 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   }
   if (!exportMap) {
     process.stderr.write('tsbpf: no export map: printing bpf_printk output from trace_pipe. Ctrl-C to end.\n');
-    await pipeTracePipe(out, stopped);
+    await pipeTracePipe(out, stopped, opts.json ?? false);
     return 0;
   }
 
-  const format = new EventFormatter(spec.btf, typeId!, opts.json);
+  const chooser = new EventTypeChooser(spec.btf, types.ids, { map: exportMap.name, padded: exportMap.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY, fixed: types.fixed });
+  const formats = new Map<number, EventFormatter>();
   let lines: string[] = [];
   let now = '';
-  const emit = (view: DataView, offset: number) => {
+  let failed: unknown;
+  const emit = (view: DataView, offset: number, length: number) => {
+    if (failed) return;
+    let format: EventFormatter | undefined;
+    try {
+      const id = chooser.forRecord(length);
+      format = formats.get(id);
+      if (!format) {
+        format = new EventFormatter(spec.btf, id, opts.json);
+        formats.set(id, format);
+        write(format.header); // the first record chose the struct: its table header, once
+      }
+    } catch (e) {
+      failed = e; // a record of the wrong size: end the run with the error
+      stop();
+      return;
+    }
     // One clock reading per batch: the time the batch was read.
     if (!lines.length) now = clockTime(new Date());
     lines.push(format.line(view, offset, now));
@@ -140,19 +184,24 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     lines = [];
   };
   const map: BpfMap = coll.map(exportMap.name);
-  write(format.header);
+  // The struct known before any record: its header now, as ecli prints it at start.
+  if (chooser.typeId !== undefined) {
+    const format = new EventFormatter(spec.btf, chooser.typeId, opts.json);
+    formats.set(chooser.typeId, format);
+    write(format.header);
+  }
   if (map.type === C.BPF_MAP_TYPE_RINGBUF) {
     using ring = new RingBuffer(map);
     ring.listenBatch(emit);
     // Said only once the reader is in place: what happens from here on is printed.
     process.stderr.write('tsbpf: running. Ctrl-C to end.\n');
     await stopped;
-    if (!broken) ring.drain(emit); // what was written before the stop
+    if (!broken && !failed) ring.drain(emit); // what was written before the stop
   } else {
     using perf = new PerfBuffer(map);
     let reported = 0;
     const onSample = (sample: Uint8Array) => {
-      emit(new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0);
+      emit(new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0, sample.byteLength);
       if (perf.totalLost > reported) {
         process.stderr.write(`tsbpf: lost ${perf.totalLost - reported} samples (perf buffer full)\n`);
         reported = perf.totalLost;
@@ -162,24 +211,49 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     perf.listen(onSample);
     process.stderr.write('tsbpf: running. Ctrl-C to end.\n');
     await stopped;
-    if (!broken) perf.drain(onSample);
+    if (!broken && !failed) perf.drain(onSample);
   }
   flush();
+  if (failed) throw failed;
   return 0;
 }
 
 /**
  * trace_pipe blocks on read; a child `cat` does the blocking, so stopping is a kill and
- * no read is left pending in this process.
+ * no read is left pending in this process. The kernel gives trace_pipe to one reader at a
+ * time: a second one fails with EBUSY, which is an error, not the end of the run. With
+ * `json`, each line becomes a TraceLine object.
  */
-async function pipeTracePipe(out: NodeJS.WritableStream, stopped: Promise<void>): Promise<void> {
+async function pipeTracePipe(out: NodeJS.WritableStream, stopped: Promise<void>, json: boolean): Promise<void> {
   const path = join(tracefsPath(defaultSys()), 'trace_pipe');
-  const cat = spawn('cat', [path], { stdio: ['ignore', 'pipe', 'inherit'] });
-  cat.stdout.pipe(out, { end: false });
+  const cat = spawn('cat', [path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  cat.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  if (json) {
+    const lines = createInterface({ input: cat.stdout, crlfDelay: Infinity });
+    lines.on('line', (line) => out.write(JSON.stringify(parseTraceLine(line)) + '\n'));
+  } else {
+    cat.stdout.pipe(out, { end: false });
+  }
+  let stopping = false;
   const ended = new Promise<void>((resolve, reject) => {
-    cat.on('error', reject);
-    cat.on('exit', () => resolve());
+    cat.on('error', (e) => reject(new TsbpfError(`cannot read ${path}: ${e.message}`)));
+    cat.on('exit', (code) => {
+      if (stopping || code === 0) return resolve();
+      const why = stderr.trim().split('\n')[0] ?? '';
+      reject(
+        new TsbpfError(
+          /busy/i.test(why)
+            ? `${path} is busy (EBUSY): another process reads it (another tsbpf run, cat, bpftool prog tracelog); stop it and run again`
+            : `reading ${path} failed: ${why || `cat exited with ${code}`}`,
+        ),
+      );
+    });
   });
-  await Promise.race([stopped, ended]);
-  cat.kill();
+  try {
+    await Promise.race([stopped, ended]);
+  } finally {
+    stopping = true;
+    cat.kill();
+  }
 }

@@ -9,6 +9,8 @@ import { BTF_INT_SIGNED } from '../btf/types.js';
 import { TsbpfError } from '../errors.js';
 
 export { linearHistogram, log2Histogram } from './hist.js';
+export { parseTraceLine, type TraceLine } from './trace-line.js';
+export { EventTypeChooser, type EventTypeOptions } from './event-type.js';
 
 export type Decoded = Record<string, unknown>;
 export type Decoder = (view: DataView, offset: number) => Decoded;

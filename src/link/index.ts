@@ -5,7 +5,7 @@
 export { attach, attachAll } from './attach.js';
 export { readIterator } from './iter.js';
 export { attachesToInterface } from './net.js';
-export { Link, LinkSet, AttachError, type AttachOptions, type LinkKind, type LinkParts } from './link.js';
+export { Link, LinkSet, AttachError, closeLinksBeforeExit, type AttachOptions, type LinkKind, type LinkParts } from './link.js';
 export { bpffsPath, parseMounts, realHost, tracefsPath, type Host, type MountEntry } from '../loader/fs.js';
 export {
   findFunction,

@@ -125,6 +125,7 @@ export class Link {
     this.bpfLink = parts.bpfLink ?? fd >= 0;
     this.fds = [...new Set([fd, parts.perfFd ?? -1, ...(parts.fds ?? [])])].filter((f) => f >= 0);
     this.detach = parts.detach;
+    if (this.detach) openWithDetach.add(this);
   }
 
   /** The kernel's view of the link: type, id and program id. */
@@ -163,6 +164,7 @@ export class Link {
   close(): void {
     if (this.closed) return;
     this.closed = true;
+    openWithDetach.delete(this);
     let first: unknown;
     for (const fd of this.fds) {
       try {
@@ -208,6 +210,26 @@ export class LinkSet implements Iterable<Link> {
 
   [Symbol.dispose](): void {
     this.close();
+  }
+}
+
+/**
+ * Open links whose undoing is more than closing fds (netlink filters, tracefs probe
+ * events): process exit closes fds by itself, not these.
+ */
+const openWithDetach = new Set<Link>();
+
+/**
+ * Closes every open link that has a detach step, ignoring errors: for a forced exit
+ * (process.exit skips the `using` and finally blocks that would close them).
+ */
+export function closeLinksBeforeExit(): void {
+  for (const l of [...openWithDetach]) {
+    try {
+      l.close();
+    } catch {
+      /* exiting anyway */
+    }
   }
 }
 

@@ -41,16 +41,26 @@ static __always_inline int is_deny_rm(void)
 	return 1;
 }
 
+/* Two returns of constants, kept apart: clang would fold `cond ? -EPERM : 0` into -(cond & 1),
+ * whose range 6.12's verifier loses, and it checks an LSM program's return is in [-4095, 0]. */
+#define KEEP_BRANCH() asm volatile("" ::: "memory")
+
 SEC("lsm/path_unlink")
 int BPF_PROG(deny_lsm, const struct path *dir, struct dentry *dentry)
 {
-	return is_deny_rm() ? -EPERM : 0;
+	if (!is_deny_rm())
+		return 0;
+	KEEP_BRANCH();
+	return -EPERM;
 }
 
 SEC("fmod_ret/security_path_unlink")
 int BPF_PROG(deny_fmod, const struct path *dir, struct dentry *dentry, int ret)
 {
-	return is_deny_rm() ? -ENOTEMPTY : 0;
+	if (!is_deny_rm())
+		return 0;
+	KEEP_BRANCH();
+	return -ENOTEMPTY;
 }
 
 SEC("ksyscall/kill")

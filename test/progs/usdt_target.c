@@ -4,6 +4,7 @@
 #define _SDT_HAS_SEMAPHORES 1
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/sdt.h>
 
 /* With _SDT_HAS_SEMAPHORES every probe names one; tsbpf:args fires regardless of its own. */
@@ -16,6 +17,8 @@ static inline __attribute__((always_inline)) void twice(long v) { DTRACE_PROBE1(
 
 int main(int argc, char **argv) {
   int iters = argc > 1 ? atoi(argv[1]) : 3;
+  /* "wait": read a line first, so that a test can attach to this pid (kernels without BPF cookies). */
+  if (argc > 2 && !strcmp(argv[2], "wait") && !fgets((char[8]){0}, 8, stdin)) return 1;
   for (int i = 0; i < iters; i++) {
     char s[16];
     int a = i - 7;

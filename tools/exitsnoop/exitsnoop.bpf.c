@@ -17,6 +17,12 @@
 #include <bpf/bpf_core_read.h>
 #include "exitsnoop.h"
 
+/* A macro, so not in BTF: the vmlinux.h that tsbpf build generates from the kernel's BTF
+ * lacks it (the project's own header has it). include/linux/sched/signal.h. */
+#ifndef SIGNAL_GROUP_EXIT
+#define SIGNAL_GROUP_EXIT 0x00000004
+#endif
+
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
 
 /* Settings, written by user space before load (the verifier prunes what they turn off). */
