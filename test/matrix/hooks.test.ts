@@ -1,6 +1,7 @@
 /**
  * The kernel matrix: attach types the host's 6.18 cannot run (lsm, fmod_ret, ksyscall,
- * kretsyscall, kprobe through the PMU and through tracefs kprobe_events, kprobe.multi),
+ * kretsyscall, kprobe through the PMU and through tracefs kprobe_events, kprobe.multi) and
+ * tp_btf, which every kernel of the matrix has,
  * from test/progs/matrix_hooks.bpf.c, triggered for real and checked for exact values. Where
  * the running kernel lacks the hook, the exact one-line error instead. What the kernel has
  * is told from the kernel (its release, its config, sysfs), not from tsbpf.
@@ -195,4 +196,22 @@ kernelTest('matrix: kprobe.multi/do_nanosleep* counts exactly through one link w
   assert.equal(coll.variable('kill_caller').get(), pid);
   assert.equal(coll.variable('multi_hits').get(), 5n);
   await assertLinksGone(ids, 'kprobe.multi');
+});
+
+kernelTest('matrix: tp_btf/sched_process_exec counts exactly the execs of one program and sees their pid', async () => {
+  using coll = load('count_exec');
+  const link = attach(coll.program('count_exec'));
+  let pids: number[];
+  let ids: number[];
+  try {
+    assert.equal(link.kind, 'tp_btf');
+    pids = [runCalls(0, 0).pid, runCalls(0, 0).pid, runCalls(0, 0).pid];
+  } finally {
+    ids = closeAll([link]);
+  }
+  assert.equal(coll.variable('exec_hits').get(), 3n);
+  assert.equal(coll.variable('exec_old_pid').get(), pids.at(-1));
+  runCalls(0, 0);
+  assert.equal(coll.variable('exec_hits').get(), 3n, 'none counted after close');
+  await assertLinksGone(ids, 'tp_btf');
 });

@@ -8,6 +8,8 @@
 //   kill(KILL_MAGIC, sig) record the caller, the signal and the return value.
 // - count_kprobe, SEC("kprobe/do_nanosleep"): counts calls by the process kill_caller.
 // - count_multi, SEC("kprobe.multi/do_nanosleep*"): the same, through one multi link.
+// - count_exec, SEC("tp_btf/sched_process_exec"): counts execs of tsbpf-mx-calls, keeps
+//   the last one's pid (the tracepoint's old_pid argument).
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 #include <bpf/bpf_tracing.h>
@@ -28,17 +30,39 @@ long kill_ret = 1; /* 1: no return seen yet */
 u64 kprobe_hits;
 u64 multi_hits;
 
-static __always_inline int is_deny_rm(void)
+static __always_inline int comm_is(const char *want, int len)
 {
 	char comm[16];
-	const char want[] = "tsbpf-deny-rm";
 
 	if (bpf_get_current_comm(comm, sizeof(comm)))
 		return 0;
-	for (int i = 0; i < sizeof(want); i++)
+	for (int i = 0; i < len; i++)
 		if (comm[i] != want[i])
 			return 0;
 	return 1;
+}
+
+static __always_inline int is_deny_rm(void)
+{
+	const char want[] = "tsbpf-deny-rm";
+
+	return comm_is(want, sizeof(want));
+}
+
+u64 exec_hits;
+int exec_old_pid;
+
+/* The exec'd process's comm is already the new program's name here. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(count_exec, struct task_struct *p, int old_pid)
+{
+	const char want[] = "tsbpf-mx-calls";
+
+	if (comm_is(want, sizeof(want))) {
+		__sync_fetch_and_add(&exec_hits, 1);
+		exec_old_pid = old_pid;
+	}
+	return 0;
 }
 
 /* Two returns of constants, kept apart: clang would fold `cond ? -EPERM : 0` into -(cond & 1),
