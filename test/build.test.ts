@@ -378,3 +378,24 @@ clangTest('tsbpf build builds the shipped exitsnoop tool from its sources, with 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+clangTest('the /// comment above LICENSE documents the package: doc in package.json, shown by tsbpf run -h', async () => {
+  const dir = seedDir();
+  try {
+    const src = join(dir, 'exitsnoop.bpf.c');
+    const text = readFileSync(src, 'utf8');
+    assert.match(text, /^char LICENSE\[\]/m);
+    writeFileSync(src, text.replace(/^char LICENSE\[\]/m, '/// Trace process exits\n/// @version 1.2.0\n/// @details Run as root; Ctrl-C ends it.\nchar LICENSE[]'));
+    const r = tsbpf(['build', src, join(dir, 'exitsnoop.h')]);
+    assert.equal(r.status, 0, r.stderr);
+    const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    assert.deepEqual(pkg.meta.bpf_skel.doc, { description: 'Trace process exits', version: '1.2.0', details: 'Run as root; Ctrl-C ends it.' });
+    const help = tsbpf(['run', join(dir, 'package.json'), '-h']);
+    assert.equal(help.status, 0, help.stderr);
+    const lines = help.stdout.split('\n');
+    assert.equal(lines[2], 'Trace process exits (version 1.2.0)');
+    assert.equal(lines.at(-2), 'Run as root; Ctrl-C ends it.');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});

@@ -8,7 +8,9 @@
  * keeps stdout to JSON lines only.
  */
 import assert from 'node:assert/strict';
-import { spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { spawn, spawnSync, type SpawnSyncReturns } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,10 +20,10 @@ import { once } from 'node:events';
 import { parseBtf } from '../src/btf/index.js';
 import { parseElf } from '../src/elf/index.js';
 import { parseObject } from '../src/object/index.js';
-import { writePackage } from '../src/package/index.js';
+import { readPackage, writePackage } from '../src/package/index.js';
 import { allGone, heldIds, kernelTest, liveIds } from './kernel.js';
 import { CLI, ROOT, SEED } from './paths.js';
-import { start, stop, tsbpf } from './tsbpf-cli.js';
+import { buildExample, jsonLines, start, stop, tsbpf } from './tsbpf-cli.js';
 
 type Json = Record<string, any>;
 
@@ -281,4 +283,103 @@ kernelTest('a second Ctrl-C right after the first changes nothing: the run drain
   assert.deepEqual([status, signal], [0, null], err());
   assert.ok(await allGone('link', objs.link), 'link left attached');
   assert.ok(await allGone('prog', objs.prog), 'program left loaded');
+});
+
+/** Runs the seed package from `source` until an exit of ours is printed; returns that event. */
+async function seedEventFrom(source: string, stdin?: string): Promise<Record<string, unknown>> {
+  const { proc, out, err } = await start(['run', source, '-j'], /running/, { cwd: scratch, stdin });
+  const child = spawnSync('/bin/sh', ['-c', 'exit 4']);
+  for (let i = 0; i < 250 && !out().includes(`"pid":${child.pid},`); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(await stop(proc), 0, err());
+  const event = out().split('\n').filter(Boolean).map((l) => JSON.parse(l)).find((e) => e.pid === child.pid);
+  assert.ok(event, `no event of pid ${child.pid} from ${source}: ${out()} ${err()}`);
+  return event;
+}
+
+kernelTest('sources as ecli takes them: - reads the package from standard input, an http URL fetches it; errors name the source', async (t) => {
+  const text = JSON.stringify(seedPackage());
+  const fromStdin = await seedEventFrom('-', text);
+  assert.equal(fromStdin.exit_code, 4);
+
+  const server = createServer((req, res) => {
+    if (req.url === '/pkg/package.json') res.end(text);
+    else {
+      res.statusCode = 404;
+      res.end('no');
+    }
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  t.after(() => server.close());
+  const { port } = server.address() as AddressInfo;
+  const fromUrl = await seedEventFrom(`http://127.0.0.1:${port}/pkg/package.json`);
+  assert.equal(fromUrl.exit_code, 4);
+
+  const missing = await runAsync(['run', `http://127.0.0.1:${port}/nope.json`]);
+  assert.deepEqual([missing.status, missing.stderr], [1, `tsbpf: http://127.0.0.1:${port}/nope.json: HTTP 404 Not Found\n`]);
+  server.close();
+  await once(server, 'close');
+  const refused = await runAsync(['run', `http://127.0.0.1:${port}/pkg/package.json`]);
+  assert.equal(refused.status, 1);
+  assert.match(refused.stderr, new RegExp(`^tsbpf: cannot fetch http://127\\.0\\.0\\.1:${port}/pkg/package\\.json: .*ECONNREFUSED.*\\n$`));
+  const empty = spawnSync(process.execPath, [CLI, 'run', '-'], { input: '', encoding: 'utf8' });
+  assert.deepEqual([empty.status, empty.stderr], [1, 'tsbpf: standard input is empty: pipe a package.json or .bpf.o into tsbpf run -\n']);
+});
+
+/** tsbpf ARGS without blocking this process's event loop (the test's own server must answer). */
+async function runAsync(args: string[]): Promise<{ status: number | null; stderr: string }> {
+  const p = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  p.stderr!.on('data', (d) => (stderr += d));
+  const [status] = (await once(p, 'exit')) as [number | null];
+  return { status, stderr };
+}
+
+kernelTest('every ring buffer is read at once; multiple-export mode decodes each map as its export_config says (btf_type_id, custom_members, no_export)', async (t) => {
+  const ex = buildExample('test/progs/multi_export', t);
+  const built = JSON.parse(readFileSync(ex.package, 'utf8'));
+  const btf = parseObject(readPackage(readFileSync(ex.package)).objectBytes, 'multi').btf;
+  const u32 = btf.idByName('unsigned int', 'int')!;
+  const execEv = btf.idByName('exec_ev', 'struct')!;
+  const mapIndex = (name: string) => built.meta.bpf_skel.maps.findIndex((m: { name: string }) => m.name === name);
+
+  /** Runs the package `doc` with -j around one /bin/true; returns the lines that name its pid. */
+  const around = async (doc: Json, key: string) => {
+    const file = join(ex.dir, `${key}.json`);
+    writeFileSync(file, JSON.stringify(doc));
+    const { proc, out, err } = await start(['run', file, '-j'], /running/, { cwd: ex.dir });
+    const pid = spawnSync('/bin/true').pid!;
+    const mine = () => jsonLines(out()).filter((l) => l.pid === pid || l.who === pid);
+    for (let i = 0; i < 100 && mine().length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(await stop(proc), 0, err());
+    return { pid, lines: mine() };
+  };
+
+  // As built (single export mode): both ring buffers, each record decoded as the header struct of its size.
+  const single = await around(built, 'single');
+  const asSet = (lines: Record<string, unknown>[]) => new Set(lines.map((l) => JSON.stringify(l)));
+  assert.deepEqual(asSet(single.lines), asSet([{ pid: single.pid, comm: 'true' }, { pid: single.pid, tag: 7 }]));
+
+  const multi = structuredClone(built);
+  multi.meta.enable_multiple_export_types = true;
+  multi.meta.bpf_skel.maps[mapIndex('execs')].export_config = { btf_type_id: execEv };
+  multi.meta.bpf_skel.maps[mapIndex('exits')].export_config = {
+    custom_members: [{ name: 'who', offset: 0, btf_type_id: u32 }, { name: 'label', offset: 4, btf_type_id: u32 }],
+  };
+  const m = await around(multi, 'multi');
+  assert.deepEqual(asSet(m.lines), asSet([{ pid: m.pid, comm: 'true' }, { who: m.pid, label: 7 }]));
+
+  const quiet = structuredClone(multi);
+  quiet.meta.bpf_skel.maps[mapIndex('exits')].export_config = 'no_export';
+  const q = await around(quiet, 'quiet');
+  assert.deepEqual(q.lines, [{ pid: q.pid, comm: 'true' }]);
+
+  const overlap = structuredClone(multi);
+  overlap.meta.bpf_skel.maps[mapIndex('exits')].export_config = {
+    custom_members: [{ name: 'a', offset: 0, btf_type_id: u32 }, { name: 'b', offset: 2, btf_type_id: u32 }],
+  };
+  writeFileSync(join(ex.dir, 'overlap.json'), JSON.stringify(overlap));
+  const r = tsbpf(['run', 'overlap.json'], { cwd: ex.dir });
+  assert.equal(r.status, 1);
+  assert.equal(r.stderr, `tsbpf: package: meta.bpf_skel.maps[${mapIndex('exits')}] (exits).export_config: member b (bytes 2..5) overlaps member a (bytes 0..3)\n`);
 });

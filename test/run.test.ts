@@ -217,19 +217,19 @@ kernelTest('printk: a trace_pipe another process holds is one clear error and ex
 
 // ---- the event struct: a header with two structs ----
 
-kernelTest('two structs in the header: the records are the one of their size, in the table and -j; --event of the wrong one names both sizes', async (t) => {
+kernelTest('two structs in the header: the records are the one of their size, in the table and -j, enums as ecli prints them; --event of the wrong one names both sizes', async (t) => {
   const ex = buildExample('test/progs/two_structs', t);
   const pkg = JSON.parse(readFileSync(ex.package, 'utf8'));
   assert.deepEqual(pkg.meta.export_types.map((e: { name: string }) => e.name), ['other', 'event'], 'ecc lists every header struct');
   for (const json of [true, false]) {
     const { proc, out, err } = await start(['package.json', ...(json ? ['-j'] : [])], ex.dir);
     const pid = spawnSync('/bin/true').pid!;
-    const seen = () => (json ? jsonLines(out()).some((l) => l.pid === pid) : new RegExp(`\\b${pid}\\s+43981\\s+true\\b`).test(out()));
+    const seen = () => (json ? jsonLines(out()).some((l) => l.pid === pid) : new RegExp(`\\b${pid}\\s+43981\\s+true\\s+EV_EXEC\\(1\\)$`, 'm').test(out()));
     for (let i = 0; i < 100 && !seen(); i++) await sleep(20);
     assert.equal(await stop(proc), 0, err());
-    if (json) assert.deepEqual(jsonLines(out()).find((l) => l.pid === pid), { pid, magic: 0xabcd, comm: 'true' });
+    if (json) assert.deepEqual(jsonLines(out()).find((l) => l.pid === pid), { pid, magic: 0xabcd, comm: 'true', kind: 'EV_EXEC(1)' });
     else {
-      assert.match(out(), /^TIME +PID +MAGIC +COMM *$/m);
+      assert.match(out(), /^TIME +PID +MAGIC +COMM +KIND *$/m);
       assert.ok(seen(), out());
     }
   }
@@ -237,7 +237,7 @@ kernelTest('two structs in the header: the records are the one of their size, in
   spawnSync('/bin/true');
   const [status] = await once(wrong.proc, 'exit');
   assert.equal(status, 1);
-  assert.match(wrong.err(), /^tsbpf: map rb: a record of 24 bytes is not struct other \(8 bytes\): the program sends another struct; choose it with --event NAME$/m);
+  assert.match(wrong.err(), /^tsbpf: map rb: a record of 28 bytes is not struct other \(8 bytes\): the program sends another struct; choose it with --event NAME$/m);
   const none = tsbpf(['run', 'package.json', '--event', 'nope'], { cwd: ex.dir });
   assert.equal(none.status, 1);
   assert.equal(none.stderr, "tsbpf: --event nope: the object's BTF has no struct of that name (the header's structs: other, event)\n");

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { cpSync, mkdtempSync, readFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -120,6 +120,20 @@ test('program options: cmdarg long and short names, help text, defaults written 
   assert.equal(value('multiplier'), 9);
   assert.equal(value('limit'), 3);
   throwsTsbpf(() => applyArgs(spec, ['--multiplier', '1'], skel), /unknown program argument --multiplier; this program takes: --mul, --negate, --bias, --custom, --limit, --calls/);
+  // A bool takes a bare --NAME, --NAME=true|false, and ecli's --enable-NAME / --disable-NAME.
+  const negate = () => {
+    const m = spec.maps.find((x) => x.data?.variables.some((v) => v.name === 'negate'))!.data!;
+    return m.bytes[m.variables.find((x) => x.name === 'negate')!.offset];
+  };
+  applyArgs(spec, ['--enable-negate'], skel);
+  assert.equal(negate(), 1);
+  applyArgs(spec, ['--disable-negate'], skel);
+  assert.equal(negate(), 0);
+  applyArgs(spec, ['--negate'], skel);
+  assert.equal(negate(), 1);
+  applyArgs(spec, ['--negate=false'], skel);
+  assert.equal(negate(), 0);
+  throwsTsbpf(() => applyArgs(spec, ['--enable-mul'], skel), /unknown program argument --enable-mul/);
 });
 
 /** Builds examples/histogram with `tsbpf build` in a scratch directory. */
@@ -195,4 +209,30 @@ kernelTest('default_kv: every key and value each walk, sorted by key; clear_map 
   throwsTsbpf(() => new MapSampler(spec, 'counts', { interval: 1000, type: 'log2_hist' }), /sample map counts: log2_hist needs a BTF value type that is a struct with a "slots" array/);
   throwsTsbpf(() => new MapSampler(spec, 'nosuch', { interval: 1000, type: 'default_kv' }), /sample map nosuch: the object has no map of that name/);
   throwsTsbpf(() => new MapSampler(spec, 'counts', { interval: 0, type: 'default_kv' }), /interval must be a positive number of ms/);
+});
+
+kernelTest('log2_hist: an entry whose slots are all zero still prints its key and other members, as ecli does', () => {
+  const dir = buildHistogram();
+  const spec = loadObjectFile(join(dir, 'sleeplat.bpf.o'));
+  using coll = Collection.load(spec);
+  const hists = coll.map('hists');
+  const zero = Array.from({ length: 27 }, () => 0);
+  hists.update(147, { slots: zero, comm: 'quiet' });
+  const sampler = new MapSampler(spec, 'hists', { interval: 1000, type: 'log2_hist', unit: 'usecs' });
+  assert.equal(sampler.render(hists), 'key = 147\ncomm = quiet\n\n');
+  assert.equal(sampler.render(hists, true), `{"key":147,"value":{"slots":${JSON.stringify(zero)},"comm":"quiet"}}\n`);
+});
+
+kernelTest('every sample map prints, each at its own interval: the histogram and a default_kv map of the same package', async () => {
+  const dir = buildHistogram();
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  pkg.meta.bpf_skel.maps.find((m: { name: string }) => m.name === 'start').sample = { interval: 200, type: 'default_kv' };
+  writeFileSync(join(dir, 'two.json'), JSON.stringify(pkg));
+  const run = await start(['run', 'two.json'], /running/, { cwd: dir });
+  const pid = await sleeper('1.5');
+  assert.equal(await stop(run.proc), 0);
+  assert.match(run.err(), /printing map start every 200 ms, map hists every 1000 ms/);
+  // While it slept, the start map held its tid (== pid) and the time it went to sleep.
+  assert.match(run.out(), new RegExp(`^key = ${pid}  value = \\d+$`, 'm'));
+  assert.match(run.out(), new RegExp(`^key = ${pid}\\ncomm = sleep\\n`, 'm'));
 });

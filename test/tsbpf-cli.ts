@@ -18,8 +18,9 @@ export interface Running {
 }
 
 /** Starts `tsbpf ARGS...` and resolves once its stderr matches `ready` (it is attached). */
-export async function start(args: string[], ready = /running|trace_pipe/, opts: { cwd?: string } = {}): Promise<Running> {
-  const proc = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], cwd: opts.cwd });
+export async function start(args: string[], ready = /running|trace_pipe/, opts: { cwd?: string; stdin?: string | Buffer } = {}): Promise<Running> {
+  const proc = spawn(process.execPath, [CLI, ...args], { stdio: [opts.stdin !== undefined ? 'pipe' : 'ignore', 'pipe', 'pipe'], cwd: opts.cwd });
+  if (opts.stdin !== undefined) proc.stdin!.end(opts.stdin);
   let out = '';
   let err = '';
   proc.stdout!.on('data', (d) => (out += d));

@@ -28,6 +28,8 @@ export interface DocComment {
   sample?: MapEntry['sample'];
   /** A program's attach parameters, as ecc copies them into its progs entry: ifindex, flags, xdpopts, tchook, tcopts. */
   attach?: Record<string, unknown>;
+  /** The package's own tags, on the comment above LICENSE: @brief, @version, @details. */
+  packageTags?: { brief?: string; version?: string; details?: string };
 }
 
 /** Tags ecc reads on a program function, and whether each holds JSON (else an integer). */
@@ -130,7 +132,8 @@ function parseBlock(block: string[], where: string): DocComment {
           if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new TsbpfError(`${where}: @${tag} needs a JSON object`);
           doc.attach = { ...doc.attach, [tag]: v };
         }
-        // Other tags (@brief, @version...) describe the package, not a declaration.
+        else if (tag === 'brief' || tag === 'version' || tag === 'details') doc.packageTags = { ...doc.packageTags, [tag]: text.trim() };
+        // Other tags are kept by no one (ecc ignores them too).
         break;
       }
     }
@@ -168,5 +171,10 @@ export function applyDocComments(skel: BpfSkel, docs: Map<string, DocComment>): 
     const d = docs.get(p.name);
     if (d?.attach) Object.assign(p, d.attach);
     if (d?.description !== undefined) p.description = d.description;
+  }
+  // The comment above `char LICENSE[]` documents the package (`tsbpf run -h` shows it).
+  const pkg = docs.get('LICENSE');
+  if (pkg && (pkg.description !== undefined || pkg.packageTags)) {
+    skel.doc = { ...skel.doc, ...(pkg.description !== undefined ? { description: pkg.description } : {}), ...pkg.packageTags };
   }
 }

@@ -43,7 +43,7 @@ export async function main(argv: string[]): Promise<number> {
   program
     .command('run')
     .description('load a BPF object or eunomia package, attach its programs by section name and print its events')
-    .argument('<file>', 'package.json (eunomia format) or a .bpf.o object')
+    .argument('<file>', 'package.json (eunomia format) or a .bpf.o object: a path, - (standard input) or an http(s) URL')
     .argument('[args...]', "the program's own options: --NAME VALUE for its global variables (-h lists them)")
     .option('-j, --json', 'one JSON object per event')
     .option('--event <struct>', "the struct the export map's records are (default: the package's export type, else the header struct of the records' size)")

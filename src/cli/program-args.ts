@@ -1,6 +1,7 @@
 /**
  * A BPF program's own command-line options, as eunomia's ecli makes them: one per global
- * variable of its data sections (`--NAME VALUE`, a bare `--NAME` for a bool), renamed
+ * variable of its data sections (`--NAME VALUE`, a bare `--NAME` for a bool, or ecli's
+ * `--enable-NAME`/`--disable-NAME`), renamed
  * and described by the package's `cmdarg` and `description`, written into the object
  * before it is loaded.
  */
@@ -55,7 +56,12 @@ export function programOptions(spec: ObjectSpec, skel?: BpfSkel): ProgramOption[
 
 export function usage(spec: ObjectSpec, skel?: BpfSkel): string {
   const opts = programOptions(spec, skel);
-  const lines = [`Usage: tsbpf run ${spec.name} [-j|--json] [-v] [options]`, '', 'Program options (global variables, set before load):'];
+  const doc = skel?.doc;
+  const lines = [`Usage: tsbpf run ${spec.name} [-j|--json] [-v] [options]`, ''];
+  // As ecli: the package's brief (else its description) before the options, details after.
+  const about = doc?.brief ?? doc?.description;
+  if (about) lines.push(about + (doc?.version ? ` (version ${doc.version})` : ''), '');
+  lines.push('Program options (global variables, set before load):');
   for (const o of opts) {
     const names = `${o.short ? `-${o.short}, ` : '    '}--${o.long}${o.bool ? '' : ` <${o.type}>`}`;
     const what = `${o.type}, in ${o.variable.section}, default ${o.default !== undefined ? cell(o.default) : currentValue(spec, o)}`;
@@ -63,6 +69,7 @@ export function usage(spec: ObjectSpec, skel?: BpfSkel): string {
   }
   if (!opts.length) lines.push('  (none)');
   lines.push('  -h, --help'.padEnd(34) + ' this help');
+  if (doc?.details) lines.push('', doc.details);
   return lines.join('\n') + '\n';
 }
 
@@ -82,6 +89,13 @@ export function applyArgs(spec: ObjectSpec, args: string[], skel?: BpfSkel): { h
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const m = /^(--?[^=]+)(?:=(.*))?$/.exec(a);
+    // ecli's forms for a bool: --enable-NAME and --disable-NAME.
+    const toggle = m && m[2] === undefined ? /^--(enable|disable)-(.+)$/.exec(m[1]!) : null;
+    const toggled = toggle ? byName.get(`--${toggle[2]}`) : undefined;
+    if (toggle && toggled?.bool && !byName.has(m![1]!)) {
+      setGlobal(spec, toggled.variable.name, toggle[1] === 'enable');
+      continue;
+    }
     const o = m && byName.get(m[1]!);
     if (!m || !o) {
       throw new TsbpfError(`unknown program argument ${a}; this program takes: ${opts.map((x) => `--${x.long}`).join(', ') || 'none'}`);

@@ -11,8 +11,8 @@ import { clockTime, EventFormatter, EventTypeChooser, parseTraceLine } from '../
 import { TsbpfError } from '../errors.js';
 import { attachAll, attachesToInterface, readIterator, tracefsPath, type AttachOptions } from '../link/index.js';
 import { Collection, type BpfMap, type Program } from '../loader/index.js';
-import { parseObject, type ObjectSpec } from '../object/index.js';
-import { packageAttachOptions, type BpfSkel } from '../package/index.js';
+import { parseObject, type MapSpec, type ObjectSpec } from '../object/index.js';
+import { packageAttachOptions, type BpfSkel, type CustomMember, type ExportConfig } from '../package/index.js';
 import { PerfBuffer } from '../perf/index.js';
 import { RingBuffer } from '../ringbuf/index.js';
 import * as C from '../sys/constants.js';
@@ -28,6 +28,9 @@ export interface Runnable {
   name: string;
   /** BTF ids of the package's export types (export_types[].type_id), in order. */
   exportTypeIds?: number[];
+  /** meta.enable_multiple_export_types, and each map's export_config then. */
+  multipleExport?: boolean;
+  exportConfigs?: Map<string, ExportConfig>;
   /** A package's description: option names and docs (cmdarg), sample maps. */
   skel?: BpfSkel;
 }
@@ -109,13 +112,12 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     return 0;
   }
   applyMapSizes(spec, opts.mapSizes);
-  const exportMap = spec.maps.find((m) => m.type === C.BPF_MAP_TYPE_RINGBUF || m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY);
   const types = eventTypes(spec, input, opts.event);
-  if (exportMap && !types.ids.length) {
-    throw new TsbpfError(`Export map named \`${exportMap.name}\` found, but no export type is provided`);
-  }
-  const sampled = exportMap ? undefined : input.skel?.maps.find((m) => m.sample);
-  const sampler = sampled && new MapSampler(spec, sampled.name, sampled.sample!);
+  const streams = exportStreams(spec, input, types);
+  const exportMap = streams[0]?.map;
+  // Every sample map, each at its own interval (when nothing streams events).
+  const sampled = exportMap ? [] : (input.skel?.maps ?? []).filter((m) => m.sample);
+  const samplers = sampled.map((m) => new MapSampler(spec, m.name, m.sample!));
 
   using coll = Collection.load(spec, { targetBtf: opts.btf });
   using links = attachAll(coll, {}, attachOptionsFor(input.skel, opts.attach));
@@ -125,7 +127,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   // Iterators print once, at start: what they walk is the kernel's state now.
   const iters = [...links].filter((l) => l.kind === 'iter');
   for (const l of iters) out.write(Buffer.from(readIterator(l)));
-  if (iters.length && iters.length === links.size && !exportMap && !sampler) return 0;
+  if (iters.length && iters.length === links.size && !exportMap && !samplers.length) return 0;
   let stop = () => {};
   const stopped = new Promise<void>((resolve) => {
     stop = resolve;
@@ -142,9 +144,10 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     if (text && !broken) out.write(text);
   };
 
-  if (sampler) {
-    process.stderr.write(`tsbpf: running; printing map ${sampled!.name} every ${sampled!.sample!.interval} ms. Ctrl-C to end.\n`);
-    await sampler.run(coll.map(sampler.mapName), { write }, { json: opts.json, stopped });
+  if (samplers.length) {
+    const what = sampled.map((m) => `map ${m.name} every ${m.sample!.interval} ms`).join(', ');
+    process.stderr.write(`tsbpf: running; printing ${what}. Ctrl-C to end.\n`);
+    await Promise.all(samplers.map((sm) => sm.run(coll.map(sm.mapName), { write }, { json: opts.json, stopped })));
     return 0;
   }
   if (!exportMap) {
@@ -153,22 +156,30 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     return 0;
   }
 
-  const chooser = new EventTypeChooser(spec.btf, types.ids, { map: exportMap.name, padded: exportMap.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY, fixed: types.fixed });
-  const formats = new Map<number, EventFormatter>();
+  // One formatter per struct (or per map with custom members); a table header each, once.
+  const formats = new Map<string, EventFormatter>();
+  const formatter = (key: string, type: number | CustomMember[]) => {
+    let f = formats.get(key);
+    if (!f) {
+      f = new EventFormatter(spec.btf, type, opts.json);
+      formats.set(key, f);
+      flush();
+      write(f.header);
+    }
+    return f;
+  };
   let lines: string[] = [];
   let now = '';
   let failed: unknown;
-  const emit = (view: DataView, offset: number, length: number) => {
+  const flush = () => {
+    if (lines.length) write(lines.join('\n') + '\n');
+    lines = [];
+  };
+  const emit = (stream: ExportStream, view: DataView, offset: number, length: number) => {
     if (failed) return;
-    let format: EventFormatter | undefined;
+    let format: EventFormatter;
     try {
-      const id = chooser.forRecord(length);
-      format = formats.get(id);
-      if (!format) {
-        format = new EventFormatter(spec.btf, id, opts.json);
-        formats.set(id, format);
-        write(format.header); // the first record chose the struct: its table header, once
-      }
+      format = stream.format(length, formatter);
     } catch (e) {
       failed = e; // a record of the wrong size: end the run with the error
       stop();
@@ -179,43 +190,99 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     lines.push(format.line(view, offset, now));
     if (lines.length === 1) queueMicrotask(flush);
   };
-  const flush = () => {
-    if (lines.length) write(lines.join('\n') + '\n');
-    lines = [];
-  };
-  const map: BpfMap = coll.map(exportMap.name);
-  // The struct known before any record: its header now, as ecli prints it at start.
-  if (chooser.typeId !== undefined) {
-    const format = new EventFormatter(spec.btf, chooser.typeId, opts.json);
-    formats.set(chooser.typeId, format);
-    write(format.header);
-  }
-  if (map.type === C.BPF_MAP_TYPE_RINGBUF) {
-    using ring = new RingBuffer(map);
-    ring.listenBatch(emit);
-    // Said only once the reader is in place: what happens from here on is printed.
-    process.stderr.write('tsbpf: running. Ctrl-C to end.\n');
-    await stopped;
-    if (!broken && !failed) ring.drain(emit); // what was written before the stop
-  } else {
-    using perf = new PerfBuffer(map);
-    let reported = 0;
-    const onSample = (sample: Uint8Array) => {
-      emit(new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0, sample.byteLength);
-      if (perf.totalLost > reported) {
-        process.stderr.write(`tsbpf: lost ${perf.totalLost - reported} samples (perf buffer full)\n`);
-        reported = perf.totalLost;
+  // The structs known before any record: their headers now, as ecli prints them at start.
+  for (const st of streams) st.known?.(formatter);
+
+  const readers: { drain: () => void; close: () => void }[] = [];
+  try {
+    for (const st of streams) {
+      const map: BpfMap = coll.map(st.map.name);
+      if (map.type === C.BPF_MAP_TYPE_RINGBUF) {
+        const ring = new RingBuffer(map);
+        readers.push({ drain: () => ring.drain((v, o, l) => emit(st, v, o, l)), close: () => ring.close() });
+        ring.listenBatch((v, o, l) => emit(st, v, o, l));
+      } else {
+        const perf = new PerfBuffer(map);
+        let reported = 0;
+        const onSample = (sample: Uint8Array) => {
+          emit(st, new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0, sample.byteLength);
+          if (perf.totalLost > reported) {
+            process.stderr.write(`tsbpf: lost ${perf.totalLost - reported} samples (perf buffer ${map.name} full)\n`);
+            reported = perf.totalLost;
+          }
+        };
+        readers.push({ drain: () => perf.drain(onSample), close: () => perf.close() });
+        // The perf event fds go into the map here: events before this have nowhere to go.
+        perf.listen(onSample);
       }
-    };
-    // The perf event fds go into the map here: events before this have nowhere to go.
-    perf.listen(onSample);
+    }
+    // Said only once the readers are in place: what happens from here on is printed.
     process.stderr.write('tsbpf: running. Ctrl-C to end.\n');
     await stopped;
-    if (!broken && !failed) perf.drain(onSample);
+    // What was written before the stop.
+    for (const r of readers) if (!broken && !failed) r.drain();
+  } finally {
+    for (const r of readers) r.close();
   }
   flush();
   if (failed) throw failed;
   return 0;
+}
+
+/** An export map and how its records become lines. */
+interface ExportStream {
+  map: MapSpec;
+  /** The formatter of a record of `length` bytes; throws when its size fits no struct. */
+  format(length: number, formatter: (key: string, type: number | CustomMember[]) => EventFormatter): EventFormatter;
+  /** Makes the formatter of a struct known before any record (its header prints at start). */
+  known?: (formatter: (key: string, type: number | CustomMember[]) => EventFormatter) => void;
+}
+
+/**
+ * The maps whose records are printed: in multiple-export mode each map its export_config
+ * names; else every ring buffer and perf event array (ecli reads only one), each decoded
+ * as the export type, or the struct of its records' size.
+ */
+function exportStreams(spec: ObjectSpec, input: Runnable, types: { ids: number[]; fixed: boolean }): ExportStream[] {
+  const isStream = (m: MapSpec) => m.type === C.BPF_MAP_TYPE_RINGBUF || m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY;
+  const byStruct = (map: MapSpec, ids: number[], fixed: boolean): ExportStream => {
+    if (!ids.length) throw new TsbpfError(`Export map named \`${map.name}\` found, but no export type is provided`);
+    const chooser = new EventTypeChooser(spec.btf, ids, { map: map.name, padded: map.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY, fixed });
+    return {
+      map,
+      format: (length, formatter) => {
+        const id = chooser.forRecord(length);
+        return formatter(`type ${id}`, id);
+      },
+      known: (formatter) => {
+        if (chooser.typeId !== undefined) formatter(`type ${chooser.typeId}`, chooser.typeId);
+      },
+    };
+  };
+  const custom = (map: MapSpec, members: CustomMember[]): ExportStream => {
+    const end = (m: CustomMember) => m.offset + m.size;
+    const last = members.reduce((a, b) => (end(b) > end(a) ? b : a));
+    return {
+      map,
+      format: (length, formatter) => {
+        if (length < end(last))
+          throw new TsbpfError(`map ${map.name}: a record of ${length} bytes ends before custom member ${last.name} (bytes ${last.offset}..${end(last) - 1})`);
+        return formatter(`map ${map.name}`, members);
+      },
+      known: (formatter) => void formatter(`map ${map.name}`, members),
+    };
+  };
+  if (!input.multipleExport) return spec.maps.filter(isStream).map((m) => byStruct(m, types.ids, types.fixed));
+  const streams: ExportStream[] = [];
+  for (const map of spec.maps) {
+    const config = input.exportConfigs?.get(map.name) ?? { kind: 'none' };
+    if (config.kind === 'none') continue;
+    if (!isStream(map)) throw new TsbpfError(`map ${map.name}: export_config ${config.kind} on a map that is neither a ring buffer nor a perf event array`);
+    if (config.kind === 'default') streams.push(byStruct(map, types.ids, types.fixed));
+    else if (config.kind === 'type') streams.push(byStruct(map, [config.typeId], true));
+    else streams.push(custom(map, config.members));
+  }
+  return streams;
 }
 
 /**

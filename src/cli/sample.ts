@@ -60,7 +60,8 @@ export class MapSampler {
     let text = '';
     for (const [key, value] of entries) {
       const slots = this.hist ? ((value as Record<string, unknown>).slots as (number | bigint)[]) : undefined;
-      if (slots && !slots.some((n) => Number(n) > 0)) continue;
+      // An entry whose slots are all zero still prints its key and other members, as ecli
+      // does (its histogram is empty): those members may be what the program filled.
       if (json) {
         text += `{"key":${toJson(key)},"value":${toJson(value)}}\n`;
       } else if (!slots) {
@@ -69,7 +70,8 @@ export class MapSampler {
         text += describe('key', key);
         for (const [name, v] of Object.entries(value as Record<string, unknown>)) if (name !== 'slots') text += `${name} = ${cell(v)}\n`;
         const unit = this.config.unit ?? '(unit)';
-        text += '\n' + (this.config.type === 'log2_hist' ? log2Histogram(slots, unit) : linearHistogram(slots, unit)) + '\n';
+        const hist = this.config.type === 'log2_hist' ? log2Histogram(slots, unit) : linearHistogram(slots, unit);
+        text += hist ? '\n' + hist + '\n' : '\n';
       }
     }
     if (this.config.clear_map) {

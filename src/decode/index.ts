@@ -22,8 +22,16 @@ export interface Field {
   read: (view: DataView, offset: number) => unknown;
 }
 
+export interface DecoderOptions {
+  /**
+   * Enums as ecli prints them: "NAME(value)", "<UNKNOWN_VARIANT>(value)" for a value no
+   * enumerator has. Default: the enumerator's name (a number when none has it), as btf/codec.
+   */
+  ecliEnums?: boolean;
+}
+
 /** Compiles a decoder for the struct `typeId` of `btf`. */
-export function compileDecoder(btf: Btf, typeId: number): { decode: Decoder; fields: Field[]; size: number } {
+export function compileDecoder(btf: Btf, typeId: number, opts: DecoderOptions = {}): { decode: Decoder; fields: Field[]; size: number } {
   const id = btf.resolve(typeId);
   const t = btf.type(id);
   if (t.kind !== 'struct' && t.kind !== 'union') throw new TsbpfError(`type ${btf.typeName(typeId)} (id ${typeId}) is not a struct`);
@@ -33,7 +41,7 @@ export function compileDecoder(btf: Btf, typeId: number): { decode: Decoder; fie
       // Bitfields are rare in event structs: the general codec decodes them (slowly).
       return { name, offset: 0, read: (v, o) => (decodeValue(btf, id, v, o) as Decoded)[name] };
     }
-    return { name, offset: m.bitOffset / 8, read: reader(btf, m.type) };
+    return { name, offset: m.bitOffset / 8, read: reader(btf, m.type, opts) };
   });
   const n = fields.length;
   const names = fields.map((f) => f.name);
@@ -47,22 +55,49 @@ export function compileDecoder(btf: Btf, typeId: number): { decode: Decoder; fie
   return { decode, fields, size: t.size };
 }
 
+function intReader(size: 1 | 2 | 4 | 8, signed: boolean): (v: DataView, o: number) => number | bigint {
+  switch (size) {
+    case 1: return signed ? (v, o) => v.getInt8(o) : (v, o) => v.getUint8(o);
+    case 2: return signed ? (v, o) => v.getInt16(o, true) : (v, o) => v.getUint16(o, true);
+    case 4: return signed ? (v, o) => v.getInt32(o, true) : (v, o) => v.getUint32(o, true);
+    case 8: return signed ? (v, o) => v.getBigInt64(o, true) : (v, o) => v.getBigUint64(o, true);
+  }
+}
+
+/**
+ * A decoder for a record assembled from typed members at byte offsets (eunomia's
+ * custom_members), in the members' order.
+ */
+export function compileMembersDecoder(btf: Btf, members: { name: string; offset: number; typeId: number }[], opts: DecoderOptions = {}): { decode: Decoder; fields: Field[]; size: number } {
+  const fields: Field[] = members.map((m) => ({ name: m.name, offset: m.offset, read: reader(btf, m.typeId, opts) }));
+  const size = Math.max(0, ...members.map((m) => m.offset + btf.size(m.typeId)));
+  const decode: Decoder = (view, offset) => {
+    const out: Decoded = {};
+    for (const f of fields) out[f.name] = f.read(view, offset + f.offset);
+    return out;
+  };
+  return { decode, fields, size };
+}
+
 const latin1 = new TextDecoder('latin1');
 const utf8 = new TextDecoder('utf-8');
 
 /** A specialised reader for one member type. */
-function reader(btf: Btf, typeId: number): (v: DataView, o: number) => unknown {
+function reader(btf: Btf, typeId: number, opts: DecoderOptions): (v: DataView, o: number) => unknown {
   const id = btf.resolve(typeId);
   const t = btf.type(id);
+  if ((t.kind === 'enum' || t.kind === 'enum64') && opts.ecliEnums && (t.size === 1 || t.size === 2 || t.size === 4 || t.size === 8)) {
+    const names = new Map<bigint, string>();
+    for (const v of t.values) if (!names.has(BigInt(v.value))) names.set(BigInt(v.value), v.name);
+    const raw = intReader(t.size, t.signed);
+    return (v, o) => {
+      const value = BigInt(raw(v, o));
+      return `${names.get(value) ?? '<UNKNOWN_VARIANT>'}(${value})`;
+    };
+  }
   if (t.kind === 'int' && t.bits === t.size * 8 && !t.bitOffset) {
     if (isBoolInt(btf, id)) return (v, o) => v.getUint8(o) !== 0;
-    const signed = (t.encoding & BTF_INT_SIGNED) !== 0;
-    switch (t.size) {
-      case 1: return signed ? (v, o) => v.getInt8(o) : (v, o) => v.getUint8(o);
-      case 2: return signed ? (v, o) => v.getInt16(o, true) : (v, o) => v.getUint16(o, true);
-      case 4: return signed ? (v, o) => v.getInt32(o, true) : (v, o) => v.getUint32(o, true);
-      case 8: return signed ? (v, o) => v.getBigInt64(o, true) : (v, o) => v.getBigUint64(o, true);
-    }
+    if (t.size === 1 || t.size === 2 || t.size === 4 || t.size === 8) return intReader(t.size, (t.encoding & BTF_INT_SIGNED) !== 0);
   }
   if (t.kind === 'array' && isCharInt(btf, t.type)) {
     const len = t.nelems;
@@ -76,7 +111,7 @@ function reader(btf: Btf, typeId: number): (v: DataView, o: number) => unknown {
     };
   }
   if (t.kind === 'struct' || t.kind === 'union') {
-    const inner = compileDecoder(btf, id).decode;
+    const inner = compileDecoder(btf, id, opts).decode;
     return inner;
   }
   return (v, o) => decodeValue(btf, id, v, o);
@@ -142,8 +177,9 @@ export class EventFormatter {
   private readonly names: string[];
   private readonly table: TableFormatter;
 
-  constructor(btf: Btf, typeId: number, readonly json = false) {
-    const { decode, fields } = compileDecoder(btf, typeId);
+  /** The struct `typeId`, or a record of custom members (eunomia's custom_members). */
+  constructor(btf: Btf, type: number | { name: string; offset: number; typeId: number }[], readonly json = false) {
+    const { decode, fields } = typeof type === 'number' ? compileDecoder(btf, type, { ecliEnums: true }) : compileMembersDecoder(btf, type, { ecliEnums: true });
     this.decode = decode;
     this.names = fields.map((f) => f.name);
     this.table = new TableFormatter(this.names);

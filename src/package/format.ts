@@ -93,3 +93,23 @@ export interface ExportMember {
   type: string;
   [key: string]: unknown;
 }
+
+/**
+ * How a map exports its records in multiple-export mode (`meta.enable_multiple_export_types`),
+ * from its `export_config`: not at all, as the package's default export type, as one struct
+ * of the object's BTF, or assembled from typed members at byte offsets.
+ */
+export type ExportConfig =
+  | { kind: 'none' }
+  | { kind: 'default' }
+  | { kind: 'type'; typeId: number }
+  | { kind: 'custom'; members: CustomMember[] };
+
+export interface CustomMember {
+  name: string;
+  /** Byte offset in the record. */
+  offset: number;
+  /** The member's type in the object's BTF, and its size. */
+  typeId: number;
+  size: number;
+}

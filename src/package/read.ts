@@ -8,7 +8,7 @@ import { parseBtf, type Btf } from '../btf/index.js';
 import { parseElf } from '../elf/index.js';
 import { TsbpfError } from '../errors.js';
 import {
-  type BpfSkel, type DataSectionEntry, type EunomiaPackage, type ExportType, type MapEntry, type ProgEntry,
+  type BpfSkel, type CustomMember, type DataSectionEntry, type EunomiaPackage, type ExportConfig, type ExportType, type MapEntry, type ProgEntry,
 } from './format.js';
 
 /** A package.json that cannot be used: says which key is wrong and how. */
@@ -28,6 +28,10 @@ export interface Package {
   exportTypes: ExportType[];
   /** BTF id of the event struct: export_types[0].type_id. */
   exportTypeId?: number;
+  /** meta.enable_multiple_export_types: each map exports as its export_config says. */
+  multipleExport: boolean;
+  /** Each map's export_config, by map name (kind 'none' when it has none). */
+  exportConfigs: Map<string, ExportConfig>;
   /** The object's BTF (the export type ids refer to it). */
   btf?: Btf;
   eunomiaVersion?: string;
@@ -67,6 +71,12 @@ export function readPackage(input: string | Uint8Array | object): Package {
   if (!isObj(meta)) throw new PackageError(meta === undefined ? 'no meta (the skeleton ecc writes: meta.bpf_skel)' : `meta is ${describe(meta)}, not an object`);
   const skel = readSkel(meta.bpf_skel);
   const exportTypes = readExportTypes(meta.export_types, btf);
+  const multipleExport = meta.enable_multiple_export_types === true;
+  if (meta.enable_multiple_export_types !== undefined && typeof meta.enable_multiple_export_types !== 'boolean')
+    throw new PackageError(`meta.enable_multiple_export_types is ${describe(meta.enable_multiple_export_types)}, not a boolean`);
+  const exportConfigs = new Map<string, ExportConfig>();
+  // Read only in multiple-export mode, where ecli reads it too.
+  if (multipleExport) skel.maps.forEach((m, i) => exportConfigs.set(m.name, readExportConfig(m.export_config, `meta.bpf_skel.maps[${i}] (${m.name}).export_config`, btf)));
 
   const eunomiaVersion = optional(meta.eunomia_version, 'string', 'meta.eunomia_version');
   const pollTimeoutMs = optional(meta.poll_timeout_ms, 'number', 'meta.poll_timeout_ms');
@@ -80,6 +90,8 @@ export function readPackage(input: string | Uint8Array | object): Package {
     skel,
     exportTypes,
     exportTypeId: exportTypes[0]?.type_id,
+    multipleExport,
+    exportConfigs,
     btf,
     eunomiaVersion,
     pollTimeoutMs,
@@ -178,6 +190,43 @@ function readSkel(v: unknown): BpfSkel {
   if (v.doc === null || v.doc === undefined) delete skel.doc;
   else if (!isObj(v.doc)) throw new PackageError(`${path}.doc is ${describe(v.doc)}, not an object`);
   return skel;
+}
+
+/** A map's export_config, checked against the object's BTF: members must not overlap. */
+function readExportConfig(v: unknown, at: string, btf: Btf | undefined): ExportConfig {
+  if (v === undefined || v === null || v === 'no_export') return { kind: 'none' };
+  if (v === 'default') return { kind: 'default' };
+  const struct = (id: unknown, where: string): number => {
+    if (typeof id !== 'number' || !Number.isInteger(id) || id <= 0) throw new PackageError(`${where}: btf_type_id is ${JSON.stringify(id)}, not a BTF type id`);
+    if (!btf) throw new PackageError(`${where}: the object has no .BTF section, so btf_type_id ${id} names nothing`);
+    if (id >= btf.count) throw new PackageError(`${where}: btf_type_id ${id} is not in the object's BTF (it has ${btf.count - 1} types)`);
+    return id;
+  };
+  if (isObj(v) && 'btf_type_id' in v) {
+    const id = struct(v.btf_type_id, at);
+    const t = btf!.type(btf!.resolve(id));
+    if (t.kind !== 'struct' && t.kind !== 'union') throw new PackageError(`${at}: btf_type_id ${id} is ${t.kind}${t.name ? ` ${t.name}` : ''}, not a struct`);
+    return { kind: 'type', typeId: id };
+  }
+  if (isObj(v) && Array.isArray(v.custom_members)) {
+    const members = v.custom_members.map((m: unknown, i: number): CustomMember => {
+      const where = `${at}.custom_members[${i}]`;
+      if (!isObj(m) || typeof m.name !== 'string' || !m.name) throw new PackageError(`${where}: a member is {"name": ..., "offset": BYTES, "btf_type_id": N}`);
+      if (typeof m.offset !== 'number' || !Number.isInteger(m.offset) || m.offset < 0) throw new PackageError(`${where} (${m.name}): offset ${JSON.stringify(m.offset)} is not a byte offset`);
+      const typeId = struct(m.btf_type_id, `${where} (${m.name})`);
+      return { name: m.name, offset: m.offset, typeId, size: btf!.size(typeId) };
+    });
+    if (!members.length) throw new PackageError(`${at}: custom_members is empty`);
+    const byOffset = [...members].sort((a, b) => a.offset - b.offset);
+    for (let i = 1; i < byOffset.length; i++) {
+      const a = byOffset[i - 1]!;
+      const b = byOffset[i]!;
+      if (b.offset < a.offset + a.size)
+        throw new PackageError(`${at}: member ${b.name} (bytes ${b.offset}..${b.offset + b.size - 1}) overlaps member ${a.name} (bytes ${a.offset}..${a.offset + a.size - 1})`);
+    }
+    return { kind: 'custom', members };
+  }
+  throw new PackageError(`${at} is ${JSON.stringify(v)}: one of "no_export", "default", {"btf_type_id": N}, {"custom_members": [...]}`);
 }
 
 function readExportTypes(v: unknown, btf: Btf | undefined): ExportType[] {

@@ -20,6 +20,7 @@ int on_exec(void *ctx)
 		return 0;
 	e->pid = bpf_get_current_pid_tgid() >> 32;
 	e->magic = 0xabcd;
+	e->kind = EV_EXEC;
 	bpf_get_current_comm(e->comm, sizeof(e->comm));
 	bpf_ringbuf_submit(e, 0);
 	return 0;

@@ -7,10 +7,16 @@ struct other {
 	int b;
 };
 
+enum ev_kind {
+	EV_NONE,
+	EV_EXEC,
+};
+
 struct event {
 	unsigned int pid;
 	unsigned int magic;
 	char comm[16];
+	enum ev_kind kind;	/* printed as ecli does: EV_EXEC(1) */
 };
 
 #endif
