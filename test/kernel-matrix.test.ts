@@ -13,10 +13,10 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { inGuest } from './guest.js';
 import { kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
 
-const inGuest = process.env.TSBPF_GUEST === '1';
 export const GUEST_SUITE = [
   'dist/test/matrix/',
   'dist/test/link.test.js',

@@ -67,7 +67,6 @@ function attachOptionsFor(skel: BpfSkel | undefined, cli: Partial<AttachOptions>
   };
 }
 
-/** The struct events are decoded with: the export type, else the header structs ecc kept. */
 /**
  * The structs an export map's records may be, and whether the first is the one: --event
  * NAME, else the package's export types (one: it), else the header's structs (ecc's dummy
@@ -248,11 +247,18 @@ function exportStreams(spec: ObjectSpec, input: Runnable, types: { ids: number[]
   const byStruct = (map: MapSpec, ids: number[], fixed: boolean): ExportStream => {
     if (!ids.length) throw new TsbpfError(`Export map named \`${map.name}\` found, but no export type is provided`);
     const chooser = new EventTypeChooser(spec.btf, ids, { map: map.name, padded: map.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY, fixed });
+    // The last struct's formatter, so a record costs the size check and no lookup.
+    let lastId = -1;
+    let last: EventFormatter | undefined;
     return {
       map,
       format: (length, formatter) => {
         const id = chooser.forRecord(length);
-        return formatter(`type ${id}`, id);
+        if (id !== lastId) {
+          last = formatter(`type ${id}`, id);
+          lastId = id;
+        }
+        return last!;
       },
       known: (formatter) => {
         if (chooser.typeId !== undefined) formatter(`type ${chooser.typeId}`, chooser.typeId);
@@ -262,12 +268,13 @@ function exportStreams(spec: ObjectSpec, input: Runnable, types: { ids: number[]
   const custom = (map: MapSpec, members: CustomMember[]): ExportStream => {
     const end = (m: CustomMember) => m.offset + m.size;
     const last = members.reduce((a, b) => (end(b) > end(a) ? b : a));
+    let format: EventFormatter | undefined;
     return {
       map,
       format: (length, formatter) => {
         if (length < end(last))
           throw new TsbpfError(`map ${map.name}: a record of ${length} bytes ends before custom member ${last.name} (bytes ${last.offset}..${end(last) - 1})`);
-        return formatter(`map ${map.name}`, members);
+        return (format ??= formatter(`map ${map.name}`, members));
       },
       known: (formatter) => void formatter(`map ${map.name}`, members),
     };
