@@ -26,6 +26,8 @@ export const GUEST_SUITE = [
   'dist/test/exitsnoop.test.js',
   'dist/test/corpus.test.js',
 ];
+/** The guest sees the host's files but not its environment: where the seed is (scripts/test.sh sets it). */
+const seedEnv = process.env.TSBPF_SEED ? [`TSBPF_SEED=${process.env.TSBPF_SEED}`] : [];
 /** Debian 11's 5.10 leaves the bpf LSM out of its default list (6.1 and 6.12 have it). */
 const LSM = 'lsm=lockdown,capability,landlock,yama,apparmor,bpf';
 
@@ -33,7 +35,7 @@ for (const series of ['5.10', '6.1', '6.12']) {
   kernelTest(`kernel matrix: the guest suite (dist/test/matrix/ and the attach, exitsnoop and corpus tests) in a ${series} guest`, () => {
     if (inGuest) return; // a guest does not boot guests
     const started = Date.now();
-    const r = spawnSync('bash', [join(ROOT, 'scripts/vm.sh'), series, '--', 'env', 'TSBPF_GUEST=1', `CI=${process.env.CI ?? ''}`, process.execPath, '--test', ...GUEST_SUITE], {
+    const r = spawnSync('bash', [join(ROOT, 'scripts/vm.sh'), series, '--', 'env', 'TSBPF_GUEST=1', `CI=${process.env.CI ?? ''}`, ...seedEnv, process.execPath, '--test', ...GUEST_SUITE], {
       cwd: ROOT,
       encoding: 'utf8',
       env: { ...process.env, VM_TIMEOUT: process.env.VM_TIMEOUT ?? '1200', VM_APPEND: `${LSM} ${process.env.VM_APPEND ?? ''}` },
