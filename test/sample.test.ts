@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseDocComments } from '../src/build/index.js';
-import { applyArgs, programOptions, usage } from '../src/cli/program-args.js';
-import { MapSampler } from '../src/cli/sample.js';
-import { linearHistogram, log2Histogram } from '../src/decode/index.js';
+import { usage } from '../src/cli/program-args.js';
+import { applyArgs, programOptions } from '../src/runner/index.js';
+import { MapSampler } from '../src/runner/index.js';
+import { linearHistogram, log2Histogram, sampleText } from '../src/decode/index.js';
 import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
 import type { BpfSkel } from '../src/package/index.js';
@@ -194,16 +195,16 @@ kernelTest('default_kv: every key and value each walk, sorted by key; clear_map 
   counts.update(11, 1n);
   counts.update(3, 15n);
   const kv = new MapSampler(spec, 'counts', { interval: 1000, type: 'default_kv' });
-  assert.equal(kv.render(counts), 'key = 3  value = 15\nkey = 11  value = 1\n');
-  assert.equal(kv.render(counts, true), '{"key":3,"value":15}\n{"key":11,"value":1}\n');
+  assert.equal(sampleText(kv.read(counts)), 'key = 3  value = 15\nkey = 11  value = 1\n');
+  assert.equal(sampleText(kv.read(counts), true), '{"key":3,"value":15}\n{"key":11,"value":1}\n');
   const clearing = new MapSampler(spec, 'counts', { interval: 1000, type: 'default_kv', clear_map: true });
-  assert.equal(clearing.render(counts), 'key = 3  value = 15\nkey = 11  value = 1\n');
+  assert.equal(sampleText(clearing.read(counts)), 'key = 3  value = 15\nkey = 11  value = 1\n');
   assert.deepEqual([...counts.keys()], []);
 
   const slots = coll.map('slots');
   slots.update(2, { sum: 16n, hits: 3, last: 11 });
   const arr = new MapSampler(spec, 'slots', { interval: 1000, type: 'default_kv', clear_map: true });
-  assert.match(arr.render(slots), /^key = 0  value = \{"sum":0,"hits":0,"last":0\}\n(.*\n)*key = 2  value = \{"sum":16,"hits":3,"last":11\}\n/);
+  assert.match(sampleText(arr.read(slots)), /^key = 0  value = \{"sum":0,"hits":0,"last":0\}\n(.*\n)*key = 2  value = \{"sum":16,"hits":3,"last":11\}\n/);
   assert.deepEqual(slots.lookup(2), { sum: 0n, hits: 0, last: 0 });
 
   throwsTsbpf(() => new MapSampler(spec, 'counts', { interval: 1000, type: 'log2_hist' }), /sample map counts: log2_hist needs a BTF value type that is a struct with a "slots" array/);
@@ -219,8 +220,8 @@ kernelTest('log2_hist: an entry whose slots are all zero still prints its key an
   const zero = Array.from({ length: 27 }, () => 0);
   hists.update(147, { slots: zero, comm: 'quiet' });
   const sampler = new MapSampler(spec, 'hists', { interval: 1000, type: 'log2_hist', unit: 'usecs' });
-  assert.equal(sampler.render(hists), 'key = 147\ncomm = quiet\n\n');
-  assert.equal(sampler.render(hists, true), `{"key":147,"value":{"slots":${JSON.stringify(zero)},"comm":"quiet"}}\n`);
+  assert.equal(sampleText(sampler.read(hists)), 'key = 147\ncomm = quiet\n\n');
+  assert.equal(sampleText(sampler.read(hists), true), `{"key":147,"value":{"slots":${JSON.stringify(zero)},"comm":"quiet"}}\n`);
 });
 
 kernelTest('every sample map prints, each at its own interval: the histogram and a default_kv map of the same package', async () => {

@@ -6,7 +6,7 @@ import { coreCause } from '../loader/core.js';
 import { linkProgram, loadObjectFile, PIN_BY_NAME, PIN_NONE } from '../object/index.js';
 import { mapTypeName, progTypeName } from '../sys/constants.js';
 import { reportError } from './main.js';
-import { applyMapSizes, type MapSizes } from './map-sizes.js';
+import { applyMapSizes, type MapSizes } from '../runner/index.js';
 
 export function checkCommand(path: string, opts: { logLevel: number; mapSizes?: MapSizes; btf?: string }): number {
   const spec = loadObjectFile(path);

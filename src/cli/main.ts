@@ -11,7 +11,7 @@ import { registerBuild } from './build.js';
 import { registerBtfCommand } from './btf.js';
 import { checkCommand } from './check.js';
 import { registerExitsnoop } from './exitsnoop.js';
-import { addMapSize, type MapSizes } from './map-sizes.js';
+import { addMapSize, type MapSizes } from '../runner/index.js';
 import { runCommand } from './run-command.js';
 
 export async function main(argv: string[]): Promise<number> {

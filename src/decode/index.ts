@@ -11,6 +11,9 @@ import { TsbpfError } from '../errors.js';
 export { linearHistogram, log2Histogram } from './hist.js';
 export { parseTraceLine, type TraceLine } from './trace-line.js';
 export { EventTypeChooser, type EventTypeOptions } from './event-type.js';
+export { sampleText, type Sample, type SampleType } from './sample-text.js';
+export { cell, toJson } from './value-text.js';
+import { cell, toJson } from './value-text.js';
 
 export type Decoded = Record<string, unknown>;
 export type Decoder = (view: DataView, offset: number) => Decoded;
@@ -115,19 +118,6 @@ function reader(btf: Btf, typeId: number, opts: DecoderOptions): (v: DataView, o
     return inner;
   }
   return (v, o) => decodeValue(btf, id, v, o);
-}
-
-/** JSON text for a decoded value: bigints as exact JSON numbers, nothing rounded. */
-export function toJson(value: unknown): string {
-  return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `\u0000${v}\u0000` : v)).replace(/"\\u0000(-?\d+)\\u0000"/g, '$1');
-}
-
-/** How a value prints in a table cell: integers in decimal, nested values as compact JSON. */
-export function cell(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
-  if (value === null || value === undefined) return '';
-  return toJson(value);
 }
 
 /**

@@ -1,13 +1,11 @@
 /**
  * A package's sample map (`maps[].sample`): walked every `interval` ms and once more when
- * the run stops, as eunomia's ecli does.
- *   log2_hist / linear_hist: the value is a struct with a `slots` array of counts; each
- *     key prints its key, the value's other members, then a BCC-style histogram.
- *   default_kv: each key and value on one line.
- * With --json each entry is one line: {"key": ..., "value": ...}.
- * clear_map deletes what was printed, so each interval shows only its own counts.
+ * the run stops, as eunomia's ecli does. Each walk is a Sample: every key and value,
+ * per-CPU values summed; decode/sample-text.ts prints it. log2_hist and linear_hist
+ * values are structs with a `slots` array of counts. clear_map deletes what was read, so
+ * each interval holds only its own counts.
  */
-import { cell, linearHistogram, log2Histogram, toJson } from '../decode/index.js';
+import { toJson, type Sample, type SampleType } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
 import type { BpfMap } from '../loader/index.js';
 import type { ObjectSpec } from '../object/index.js';
@@ -15,7 +13,7 @@ import type { MapEntry } from '../package/index.js';
 import * as C from '../sys/constants.js';
 
 type SampleConfig = NonNullable<MapEntry['sample']>;
-const TYPES = ['log2_hist', 'linear_hist', 'default_kv'];
+const TYPES: SampleType[] = ['log2_hist', 'linear_hist', 'default_kv'];
 const PER_CPU = new Set<number>([C.BPF_MAP_TYPE_PERCPU_HASH, C.BPF_MAP_TYPE_PERCPU_ARRAY, C.BPF_MAP_TYPE_LRU_PERCPU_HASH]);
 
 export class MapSampler {
@@ -26,7 +24,7 @@ export class MapSampler {
   constructor(spec: ObjectSpec, readonly mapName: string, readonly config: SampleConfig) {
     const m = spec.maps.find((x) => x.name === mapName);
     if (!m) throw new TsbpfError(`sample map ${mapName}: the object has no map of that name`);
-    if (!TYPES.includes(config.type)) throw new TsbpfError(`sample map ${mapName}: type "${config.type}" is not one of ${TYPES.join(', ')}`);
+    if (!TYPES.includes(config.type as SampleType)) throw new TsbpfError(`sample map ${mapName}: type "${config.type}" is not one of ${TYPES.join(', ')}`);
     if (!(config.interval > 0)) throw new TsbpfError(`sample map ${mapName}: interval must be a positive number of ms, not ${config.interval}`);
     this.interval = config.interval;
     this.hist = config.type !== 'default_kv';
@@ -40,49 +38,20 @@ export class MapSampler {
     }
   }
 
-  /** Prints every interval until `stopped`, then once more. */
-  async run(map: BpfMap, out: { write(text: string): void }, opts: { json?: boolean; stopped: Promise<void> }): Promise<void> {
-    let done = false;
-    void opts.stopped.then(() => (done = true));
-    while (!done) {
-      let timer: NodeJS.Timeout | undefined;
-      await Promise.race([opts.stopped, new Promise<void>((r) => (timer = setTimeout(r, this.interval)))]);
-      clearTimeout(timer);
-      out.write(this.render(map, opts.json));
-    }
-  }
-
-  /** One walk of the map: the text to print (and, with clear_map, the entries deleted). */
-  render(map: BpfMap, json = false): string {
+  /** One walk of the map: its entries, sorted by key (and, with clear_map, deleted). */
+  read(map: BpfMap): Sample {
     const perCpu = PER_CPU.has(map.type);
-    const entries = [...map.entries()].map(([k, v]) => [k, perCpu ? this.combine(v as unknown[]) : v] as const);
-    entries.sort((a, b) => compareKeys(a[0], b[0]));
-    let text = '';
-    for (const [key, value] of entries) {
-      const slots = this.hist ? ((value as Record<string, unknown>).slots as (number | bigint)[]) : undefined;
-      // An entry whose slots are all zero still prints its key and other members, as ecli
-      // does (its histogram is empty): those members may be what the program filled.
-      if (json) {
-        text += `{"key":${toJson(key)},"value":${toJson(value)}}\n`;
-      } else if (!slots) {
-        text += `key = ${cell(key)}  value = ${cell(value)}\n`;
-      } else {
-        text += describe('key', key);
-        for (const [name, v] of Object.entries(value as Record<string, unknown>)) if (name !== 'slots') text += `${name} = ${cell(v)}\n`;
-        const unit = this.config.unit ?? '(unit)';
-        const hist = this.config.type === 'log2_hist' ? log2Histogram(slots, unit) : linearHistogram(slots, unit);
-        text += hist ? '\n' + hist + '\n' : '\n';
-      }
-    }
+    const entries = [...map.entries()].map(([key, v]) => ({ key, value: perCpu ? this.combine(v as unknown[]) : v }));
+    entries.sort((a, b) => compareKeys(a.key, b.key));
     if (this.config.clear_map) {
       // Array maps cannot delete: their entries are zeroed instead.
       const array = map.type === C.BPF_MAP_TYPE_ARRAY || map.type === C.BPF_MAP_TYPE_PERCPU_ARRAY;
-      for (const [key, value] of entries) {
+      for (const { key, value } of entries) {
         if (array) map.update(key, zero(value));
         else map.delete(key);
       }
     }
-    return text;
+    return { map: this.mapName, type: this.config.type as SampleType, unit: this.config.unit, entries };
   }
 
   /** Per-CPU values summed: slots element-wise, other members from the first CPU. */
@@ -105,14 +74,6 @@ function zero(v: unknown): unknown {
   if (Array.isArray(v)) return v.map(zero);
   if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, zero(x)]));
   return v;
-}
-
-/** `key = 42`, or one `name = value` line per member of a struct key. */
-function describe(label: string, key: unknown): string {
-  if (typeof key === 'object' && key !== null && !Array.isArray(key) && !(key instanceof Uint8Array)) {
-    return Object.entries(key as Record<string, unknown>).map(([n, v]) => `${n} = ${cell(v)}\n`).join('');
-  }
-  return `${label} = ${cell(key)}\n`;
 }
 
 function compareKeys(a: unknown, b: unknown): number {

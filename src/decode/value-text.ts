@@ -1,0 +1,14 @@
+/** Decoded values as text: JSON with exact 64-bit integers, and table cells. */
+
+/** JSON text for a decoded value: bigints as exact JSON numbers, nothing rounded. */
+export function toJson(value: unknown): string {
+  return JSON.stringify(value, (_, v) => (typeof v === 'bigint' ? `\u0000${v}\u0000` : v)).replace(/"\\u0000(-?\d+)\\u0000"/g, '$1');
+}
+
+/** How a value prints in a table cell: integers in decimal, nested values as compact JSON. */
+export function cell(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (typeof value === 'number' || typeof value === 'bigint' || typeof value === 'boolean') return String(value);
+  if (value === null || value === undefined) return '';
+  return toJson(value);
+}
