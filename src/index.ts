@@ -7,7 +7,8 @@
  *   coll.map('counts').lookup(1);
  *
  * Packages: build() compiles BPF C into an eunomia package.json as ecc does;
- * readPackage()/writePackage() convert between packages and objects.
+ * readPackage()/writePackage() convert between packages and objects; Runner runs a
+ * package as ecli does and gives its events, samples and printk lines as values.
  */
 export { TsbpfError, ParseError, NotSupportedError } from './errors.js';
 export { SysError } from './sys/errors.js';
@@ -22,3 +23,4 @@ export { PerfBuffer } from './perf/index.js';
 export { compileDecoder, EventFormatter, TableFormatter, toJson, log2Histogram, linearHistogram, type Decoder } from './decode/index.js';
 export { readPackage, writePackage, PackageError, type Package, type EunomiaPackage } from './package/index.js';
 export { build, CompileError, type BuildOptions, type BuildResult } from './build/index.js';
+export { Runner, runnableFrom, type Runnable, type RunnerOptions, type RunMode, type RunItem, type RunHandlers, type RecordRef, type ExportedEvent, type EventType } from './runner/index.js';

@@ -58,11 +58,16 @@ kernelTest('filter: -h lists the const volatile globals as program options', (t)
   assert.match(help.stdout, /^Usage: tsbpf run exits_bpf /);
   assert.match(help.stdout, /\n\s+--target_ppid <int>\s+int, in \.rodata, default 0\n/);
   assert.match(help.stdout, /\n\s+--failed_only\s+bool, in \.rodata, default false\n/);
+  // ecli's -V: the object's name and the package's version (0.1.0 without a doc version).
+  const version = tsbpf(['run', 'package.json', '-V'], { cwd: ex.dir });
+  assert.equal(version.status, 0, version.stderr);
+  assert.equal(version.stdout, 'exits_bpf 0.1.0\n');
 });
 
 kernelTest('filter: --target_ppid and --failed_only filter in the kernel (-j)', async (t) => {
   const ex = buildExample('filter', t);
-  const { proc, out } = await start(['package.json', '-j', '--target_ppid', String(process.pid), '--failed_only'], ex.dir);
+  // After --, the arguments are the program's own.
+  const { proc, out } = await start(['package.json', '-j', '--', '--target_ppid', String(process.pid), '--failed_only'], ex.dir);
   const codes = [0, 3, 0, 250];
   const pids = codes.map((c) => spawnSync('/bin/sh', ['-c', `exit ${c}`]).pid!);
   spawnSync('/bin/sh', ['-c', '/bin/sh -c "exit 9"; true']); // a grandchild: its parent is not us
@@ -196,6 +201,8 @@ kernelTest('printk -j: each trace_pipe line is a JSON object: time, task, pid, c
   const line = ours(pid)!;
   assert.deepEqual(Object.keys(line), ['time', 'task', 'pid', 'cpu', 'message']);
   assert.deepEqual({ ...line, time: 0, cpu: 0 }, { time: 0, task: 'true', pid, cpu: 0, message: `tsbpf hello: exec of pid ${pid}` });
+  // The message ends in a newline, which leaves a blank line in trace_pipe: no object for it.
+  assert.deepEqual(jsonLines(out()).filter((l) => !l.message), []);
   assert.equal(typeof line.time, 'number');
   assert.ok(Number.isInteger(line.cpu) && (line.cpu as number) >= 0);
 });

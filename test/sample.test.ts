@@ -14,7 +14,9 @@ import { parseDocComments } from '../src/build/index.js';
 import { usage } from '../src/cli/program-args.js';
 import { applyArgs, programOptions } from '../src/runner/index.js';
 import { MapSampler } from '../src/runner/index.js';
-import { linearHistogram, log2Histogram, sampleText } from '../src/decode/index.js';
+import { linearHistogram, log2Histogram, SampleFormatter, type Sample } from '../src/decode/index.js';
+
+const sampleText = (s: Sample, json = false) => new SampleFormatter(json).text(s, '12:34:56');
 import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
 import type { BpfSkel } from '../src/package/index.js';
@@ -135,6 +137,17 @@ test('program options: cmdarg long and short names, help text, defaults written 
   applyArgs(spec, ['--negate=false'], skel);
   assert.equal(negate(), 0);
   throwsTsbpf(() => applyArgs(spec, ['--enable-mul'], skel), /unknown program argument --enable-mul/);
+
+  // A variable's package "value" (what ecc writes as its initial value) is its default
+  // when there is no cmdarg.default, as with ecli: written before the command line.
+  const valued = { ...skel, data_sections: [{ name: '.rodata', variables: [{ name: 'negate', type: 'bool', value: true }] }] } as BpfSkel;
+  assert.match(usage(spec, valued), /--negate\s+bool, in \.rodata, default true/);
+  applyArgs(spec, [], valued);
+  assert.equal(negate(), 1);
+  applyArgs(spec, ['--disable-negate'], valued);
+  assert.equal(negate(), 0);
+  const bad = { ...skel, data_sections: [{ name: '.rodata', variables: [{ name: 'negate', type: 'bool', value: 'maybe' }] }] } as BpfSkel;
+  throwsTsbpf(() => applyArgs(spec, [], bad), /package variable negate \(bool\): its "value" "maybe" does not fit/);
 });
 
 /** Builds examples/histogram with `tsbpf build` in a scratch directory. */
@@ -179,10 +192,10 @@ kernelTest('histogram example: a log2 histogram per process from a sample map, a
   const pid = await sleeper('0.045');
   assert.equal(await stop(run.proc), 0);
   const text = run.out();
-  const at = text.lastIndexOf(`key = ${pid}\n`);
+  const at = text.lastIndexOf(`key =  ${pid}\n`);
   assert.ok(at >= 0, text);
   const block = text.slice(at).split('\n').slice(0, 21);
-  assert.deepEqual(block.slice(0, 4), [`key = ${pid}`, 'comm = sleep', '', '     usecs               : count    distribution']);
+  assert.deepEqual(block.slice(0, 4), [`key =  ${pid}`, 'comm = sleep', '', '     usecs               : count    distribution']);
   assert.equal(block[4], '         0 -> 1          : 0        |                                        |');
   assert.equal(block[19], '     32768 -> 65535      : 1        |****************************************|');
   assert.equal(block[20], '');
@@ -195,16 +208,20 @@ kernelTest('default_kv: every key and value each walk, sorted by key; clear_map 
   counts.update(11, 1n);
   counts.update(3, 15n);
   const kv = new MapSampler(spec, 'counts', { interval: 1000, type: 'default_kv' });
-  assert.equal(sampleText(kv.read(counts)), 'key = 3  value = 15\nkey = 11  value = 1\n');
+  // ecli's default_kv layout: TIME and the key's and value's columns once (a type's name
+  // for a key or value that is not a struct), then the time, key and value as JSON.
+  const f = new SampleFormatter();
+  assert.equal(f.text(kv.read(counts), '12:34:56'), 'TIME     __U32  __U64  \n12:34:56 {"__u32":3} {"__u64":15}\n12:34:56 {"__u32":11} {"__u64":1}\n');
+  assert.equal(f.text(kv.read(counts), '12:34:57'), '12:34:57 {"__u32":3} {"__u64":15}\n12:34:57 {"__u32":11} {"__u64":1}\n');
   assert.equal(sampleText(kv.read(counts), true), '{"key":3,"value":15}\n{"key":11,"value":1}\n');
   const clearing = new MapSampler(spec, 'counts', { interval: 1000, type: 'default_kv', clear_map: true });
-  assert.equal(sampleText(clearing.read(counts)), 'key = 3  value = 15\nkey = 11  value = 1\n');
+  assert.equal(sampleText(clearing.read(counts)), 'TIME     __U32  __U64  \n12:34:56 {"__u32":3} {"__u64":15}\n12:34:56 {"__u32":11} {"__u64":1}\n');
   assert.deepEqual([...counts.keys()], []);
 
   const slots = coll.map('slots');
   slots.update(2, { sum: 16n, hits: 3, last: 11 });
   const arr = new MapSampler(spec, 'slots', { interval: 1000, type: 'default_kv', clear_map: true });
-  assert.match(sampleText(arr.read(slots)), /^key = 0  value = \{"sum":0,"hits":0,"last":0\}\n(.*\n)*key = 2  value = \{"sum":16,"hits":3,"last":11\}\n/);
+  assert.match(sampleText(arr.read(slots)), /^TIME     __U32  SUM    HITS   LAST   \n12:34:56 \{"__u32":0\} \{"sum":0,"hits":0,"last":0\}\n(.*\n)*12:34:56 \{"__u32":2\} \{"sum":16,"hits":3,"last":11\}\n/);
   assert.deepEqual(slots.lookup(2), { sum: 0n, hits: 0, last: 0 });
 
   throwsTsbpf(() => new MapSampler(spec, 'counts', { interval: 1000, type: 'log2_hist' }), /sample map counts: log2_hist needs a BTF value type that is a struct with a "slots" array/);
@@ -220,7 +237,8 @@ kernelTest('log2_hist: an entry whose slots are all zero still prints its key an
   const zero = Array.from({ length: 27 }, () => 0);
   hists.update(147, { slots: zero, comm: 'quiet' });
   const sampler = new MapSampler(spec, 'hists', { interval: 1000, type: 'log2_hist', unit: 'usecs' });
-  assert.equal(sampleText(sampler.read(hists)), 'key = 147\ncomm = quiet\n\n');
+  // ecli's key line: `key =` and each key value after a space.
+  assert.equal(sampleText(sampler.read(hists)), 'key =  147\ncomm = quiet\n\n');
   assert.equal(sampleText(sampler.read(hists), true), `{"key":147,"value":{"slots":${JSON.stringify(zero)},"comm":"quiet"}}\n`);
 });
 
@@ -234,6 +252,7 @@ kernelTest('every sample map prints, each at its own interval: the histogram and
   assert.equal(await stop(run.proc), 0);
   assert.match(run.err(), /printing map start every 200 ms, map hists every 1000 ms/);
   // While it slept, the start map held its tid (== pid) and the time it went to sleep.
-  assert.match(run.out(), new RegExp(`^key = ${pid}  value = \\d+$`, 'm'));
-  assert.match(run.out(), new RegExp(`^key = ${pid}\\ncomm = sleep\\n`, 'm'));
+  assert.match(run.out(), new RegExp(`^\\d\\d:\\d\\d:\\d\\d \\{"u32":${pid}\\} \\{"u64":\\d+\\}$`, 'm'));
+  assert.equal(run.out().match(/^TIME     U32    U64    $/gm)?.length, 1, 'one default_kv header');
+  assert.match(run.out(), new RegExp(`^key =  ${pid}\\ncomm = sleep\\n`, 'm'));
 });

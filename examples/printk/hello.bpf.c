@@ -8,6 +8,6 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 SEC("tp/sched/sched_process_exec")
 int handle_exec(void *ctx)
 {
-	bpf_printk("tsbpf hello: exec of pid %d", bpf_get_current_pid_tgid() >> 32);
+	bpf_printk("tsbpf hello: exec of pid %d\n", bpf_get_current_pid_tgid() >> 32);
 	return 0;
 }

@@ -67,6 +67,11 @@ export async function main(argv: string[]): Promise<number> {
       const rest: string[] = [];
       for (let i = 0; i < args.length; i++) {
         const a = args[i]!;
+        // After --, everything is the program's own (its options may share our names).
+        if (a === '--') {
+          rest.push(...args.slice(i + 1));
+          break;
+        }
         if (a === '-j' || a === '--json') own.json = true;
         else if (a === '-v' || a === '--verbose') own.verbose = true;
         else if (a === '--max-entries' || a === '--value-size') {

@@ -15,7 +15,7 @@ export function usage(spec: ObjectSpec, skel?: BpfSkel): string {
   for (const o of opts) {
     const names = `${o.short ? `-${o.short}, ` : '    '}--${o.long}${o.bool ? '' : ` <${o.type}>`}`;
     const now = optionValue(spec, o);
-    const what = `${o.type}, in ${o.variable.section}, default ${o.default !== undefined ? cell(o.default) : now === '' ? '""' : cell(now)}`;
+    const what = `${o.type}, in ${o.variable.section}, default ${o.default !== undefined ? cell(o.default) : o.value !== undefined ? cell(o.value) : now === '' ? '""' : cell(now)}`;
     lines.push(`  ${names.padEnd(32)} ${o.help ? `${o.help} (${what})` : what}`);
   }
   if (!opts.length) lines.push('  (none)');

@@ -3,9 +3,9 @@
  * seed's table (a header per struct) or JSON lines, sample maps each interval, iterator
  * output, bpf_printk lines (raw, or as JSON objects). Status lines go to stderr.
  */
-import { clockTime, EventFormatter, sampleText, toJson } from '../decode/index.js';
+import { clockTime, EventFormatter, SampleFormatter, toJson } from '../decode/index.js';
 import { parseObject } from '../object/index.js';
-import { Runner, wantsHelp, type EventType, type Runnable, type RunnerOptions } from '../runner/index.js';
+import { Runner, wantsHelp, wantsVersion, type EventType, type Runnable, type RunnerOptions } from '../runner/index.js';
 import { usage } from './program-args.js';
 
 export interface RunOptions extends RunnerOptions {
@@ -19,6 +19,11 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
   if (wantsHelp(opts.args ?? [])) {
     out.write(usage(parseObject(input.objectBytes, input.name), input.skel));
+    return 0;
+  }
+  if (wantsVersion(opts.args ?? [])) {
+    // ecli's: the object's name and the package's doc version, 0.1.0 when it has none.
+    out.write(`${input.skel?.obj_name ?? input.name} ${input.skel?.doc?.version || '0.1.0'}\n`);
     return 0;
   }
   using runner = Runner.open(input, opts);
@@ -55,6 +60,8 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     }
     return f;
   };
+  const samples = new Map<string, SampleFormatter>();
+  const sampleFormatter = (map: string) => samples.get(map) ?? samples.set(map, new SampleFormatter(opts.json)).get(map)!;
   // The structs known before any record: their headers now, as ecli prints them at start.
   if (runner.mode === 'events') for (const st of runner.streams) if (st.known) formatter(st.known);
 
@@ -70,8 +77,9 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
           }
           lines.push(f.line(r.view, r.offset, now));
         },
-        sample: (s) => write(sampleText(s, opts.json)),
-        printk: (l) => write((opts.json ? toJson(l.line) : l.text) + '\n'),
+        sample: (s) => write(sampleFormatter(s.map).text(s, clockTime(new Date()))),
+        // A message ending in a newline leaves a blank line in trace_pipe: no JSON object for it.
+        printk: (l) => write(opts.json ? (l.text.trim() ? toJson(l.line) + '\n' : '') : l.text + '\n'),
         lost: (l) => process.stderr.write(`tsbpf: lost ${l.count} samples (perf buffer ${l.map} full)\n`),
         iter: (i) => write(i.bytes),
         ready: (mode) => process.stderr.write(readyLine(runner, mode)),

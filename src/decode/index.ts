@@ -11,7 +11,7 @@ import { TsbpfError } from '../errors.js';
 export { linearHistogram, log2Histogram } from './hist.js';
 export { parseTraceLine, type TraceLine } from './trace-line.js';
 export { EventTypeChooser, type EventTypeOptions } from './event-type.js';
-export { sampleText, type Sample, type SampleType } from './sample-text.js';
+export { SampleFormatter, type Sample, type SampleType } from './sample-text.js';
 export { cell, toJson } from './value-text.js';
 import { cell, toJson } from './value-text.js';
 

@@ -26,6 +26,8 @@ export interface ProgramOption {
   help?: string;
   /** cmdarg.default: written before the command line's values. */
   default?: unknown;
+  /** The package's `value` of the variable (its initial value, as ecc writes it): written when there is no cmdarg.default. */
+  value?: unknown;
 }
 
 /** The options of a program: its global variables minus ecc's dummies, with the package's names and docs. */
@@ -48,6 +50,7 @@ export function programOptions(spec: ObjectSpec, skel?: BpfSkel): ProgramOption[
         bool: isBool(spec.btf, v.typeId),
         help,
         default: e?.cmdarg?.default,
+        value: e?.value,
       };
     });
 }
@@ -55,6 +58,11 @@ export function programOptions(spec: ObjectSpec, skel?: BpfSkel): ProgramOption[
 /** Whether the arguments ask for the program's help (-h, --help): nothing is then applied. */
 export function wantsHelp(args: readonly string[]): boolean {
   return args.includes('-h') || args.includes('--help');
+}
+
+/** Whether the arguments ask for the program's version (-V, --version), as ecli's do. */
+export function wantsVersion(args: readonly string[]): boolean {
+  return args.includes('-V') || args.includes('--version');
 }
 
 /**
@@ -68,7 +76,10 @@ export function applyArgs(spec: ObjectSpec, args: readonly string[], skel?: BpfS
     byName.set(`--${o.long}`, o);
     if (o.short) byName.set(`-${o.short}`, o);
   }
-  for (const o of opts) if (o.default !== undefined) setGlobal(spec, o.variable.name, parseValue(spec.btf, o, String(o.default)));
+  for (const o of opts) {
+    if (o.default !== undefined) setGlobal(spec, o.variable.name, parseValue(spec.btf, o, String(o.default)));
+    else if (o.value !== undefined) setPackageValue(spec, o);
+  }
   for (let i = 0; i < args.length; i++) {
     const a = args[i]!;
     const m = /^(--?[^=]+)(?:=(.*))?$/.exec(a);
@@ -103,6 +114,15 @@ export function applyValues(spec: ObjectSpec, values: Readonly<Record<string, un
     const o = opts.find((x) => x.long === name) ?? opts.find((x) => x.variable.name === name);
     if (!o) throw new TsbpfError(`no program option or global variable named ${name}; this program takes: ${opts.map((x) => x.long).join(', ') || 'none'}`);
     setGlobal(spec, o.variable.name, value);
+  }
+}
+
+/** The package's value of a variable, as ecli writes it into the object before load. */
+function setPackageValue(spec: ObjectSpec, o: ProgramOption): void {
+  try {
+    setGlobal(spec, o.variable.name, o.value);
+  } catch (e) {
+    throw new TsbpfError(`package variable ${o.variable.name} (${o.type}): its "value" ${JSON.stringify(o.value)?.slice(0, 80)} does not fit: ${(e as Error).message}`);
   }
 }
 

@@ -24,7 +24,7 @@ import { applyMapSizes, type MapSizes } from './map-sizes.js';
 import { readTracePipe, type PrintkLine } from './printk.js';
 import { MapSampler } from './sample.js';
 
-export { applyArgs, applyValues, DUMMY_VARIABLE, optionValue, programOptions, wantsHelp, type ProgramOption } from './args.js';
+export { applyArgs, applyValues, DUMMY_VARIABLE, optionValue, programOptions, wantsHelp, wantsVersion, type ProgramOption } from './args.js';
 export { addMapSize, applyMapSizes, type MapSizes } from './map-sizes.js';
 export { MapSampler } from './sample.js';
 export type { EventType, ExportStream } from './exports.js';

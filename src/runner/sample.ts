@@ -19,6 +19,8 @@ const PER_CPU = new Set<number>([C.BPF_MAP_TYPE_PERCPU_HASH, C.BPF_MAP_TYPE_PERC
 export class MapSampler {
   readonly interval: number;
   private readonly hist: boolean;
+  private readonly keyType: string;
+  private readonly valueType: string;
 
   /** Checks the config against the object before anything is loaded. */
   constructor(spec: ObjectSpec, readonly mapName: string, readonly config: SampleConfig) {
@@ -28,6 +30,9 @@ export class MapSampler {
     if (!(config.interval > 0)) throw new TsbpfError(`sample map ${mapName}: interval must be a positive number of ms, not ${config.interval}`);
     this.interval = config.interval;
     this.hist = config.type !== 'default_kv';
+    const name = (id: number, none: string) => (id ? spec.btf.typeName(id).replace(/^((const|volatile) )+/, '') : none);
+    this.keyType = name(m.keyTypeId, 'key');
+    this.valueType = name(m.valueTypeId, 'value');
     if (this.hist) {
       const t = m.valueTypeId ? spec.btf.type(spec.btf.resolve(m.valueTypeId)) : undefined;
       const slots = t?.kind === 'struct' ? t.members.find((x) => x.name === 'slots') : undefined;
@@ -51,7 +56,7 @@ export class MapSampler {
         else map.delete(key);
       }
     }
-    return { map: this.mapName, type: this.config.type as SampleType, unit: this.config.unit, entries };
+    return { map: this.mapName, type: this.config.type as SampleType, unit: this.config.unit, keyType: this.keyType, valueType: this.valueType, entries };
   }
 
   /** Per-CPU values summed: slots element-wise, other members from the first CPU. */
