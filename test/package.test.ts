@@ -324,3 +324,19 @@ test('read errors: meta, bpf_skel and entries of the wrong shape name the key', 
   doc.meta.poll_timeout_ms = '100';
   throwsPackage(doc, /meta\.poll_timeout_ms is string, not a number/);
 });
+
+test('intepreter: stack_trace (ecc\'s spelling and the typed form) with field_map and with_symbols; default_struct; bad shapes name the key', () => {
+  const withInterp = (v: unknown) => {
+    const p = fresh();
+    p.meta.bpf_skel.maps[0].intepreter = v;
+    return p;
+  };
+  const name = fresh().meta.bpf_skel.maps[0].name as string;
+  const all = { pid: 'pid', cpu_id: 'cpu_id', comm: 'comm', kstack_sz: 'kstack_sz', ustack_sz: 'ustack_sz', kstack: 'kstack', ustack: 'ustack' };
+  assert.deepEqual(readPackage(withInterp({ stack_trace: {} })).stackTraces.get(name), { fieldMap: all, withSymbols: false });
+  assert.deepEqual(readPackage(withInterp({ type: 'stack_trace', stack_trace: { field_map: { pid: 'tgid' }, with_symbols: true } })).stackTraces.get(name), { fieldMap: { ...all, pid: 'tgid' }, withSymbols: true });
+  assert.equal(readPackage(withInterp('default_struct')).stackTraces.size, 0);
+  throwsPackage(withInterp({ flame: {} }), new RegExp(`meta\\.bpf_skel\\.maps\\[0\\] \\(${name}\\)\\.intepreter is \\{"flame":\\{\\}\\}: expected "default_struct" or`));
+  throwsPackage(withInterp({ stack_trace: { field_map: { tid: 'x' } } }), /field_map has "tid", which is none of pid, cpu_id, comm/);
+  throwsPackage(withInterp({ stack_trace: { with_symbols: 'yes' } }), /with_symbols is string, not a boolean/);
+});

@@ -11,6 +11,9 @@
  *   /// @sample {"interval": 1000, "type": "log2_hist", "unit": "usecs"}
  *   struct { ... } hists SEC(".maps");        -> sample config of map hists
  *
+ *   /// @intepreter {"stack_trace": {"with_symbols": true}}
+ *   struct { ... } events SEC(".maps");       -> the map's records are stack samples
+ *
  *   /// @tchook {"ifindex": 1, "attach_point": "BPF_TC_INGRESS"}
  *   /// @tcopts {"handle": 1, "priority": 1}
  *   SEC("tc") int tc_ingress(...) { ... }     -> attach parameters of program tc_ingress
@@ -26,6 +29,8 @@ export interface DocComment {
   description?: string;
   cmdarg?: VariableEntry['cmdarg'];
   sample?: MapEntry['sample'];
+  /** A map's `intepreter` (eunomia's spelling), e.g. {"stack_trace": {"with_symbols": true}}. */
+  interpreter?: unknown;
   /** A program's attach parameters, as ecc copies them into its progs entry: ifindex, flags, xdpopts, tchook, tcopts. */
   attach?: Record<string, unknown>;
   /** The package's own tags, on the comment above LICENSE: @brief, @version, @details. */
@@ -121,6 +126,12 @@ function parseBlock(block: string[], where: string): DocComment {
         doc.sample = v as MapEntry['sample'];
         break;
       }
+      case 'intepreter':
+      case 'interpreter': {
+        const v = jsonOr(text.trim(), where, tag, (x) => x) ?? text.trim();
+        doc.interpreter = v;
+        break;
+      }
       default: {
         const kind = PROGRAM_TAGS[tag];
         if (kind === 'int') {
@@ -166,6 +177,7 @@ export function applyDocComments(skel: BpfSkel, docs: Map<string, DocComment>): 
   for (const m of skel.maps) {
     const d = docs.get(m.ident);
     if (d?.sample !== undefined && !m.mmaped) m.sample = d.sample;
+    if (d?.interpreter !== undefined && !m.mmaped) m.intepreter = d.interpreter;
   }
   for (const p of skel.progs) {
     const d = docs.get(p.name);

@@ -3,7 +3,7 @@
  * seed's table (a header per struct) or JSON lines, sample maps each interval, iterator
  * output, bpf_printk lines (raw, or as JSON objects). Status lines go to stderr.
  */
-import { clockTime, EventFormatter, SampleFormatter, toJson } from '../decode/index.js';
+import { clockTime, EventFormatter, SampleFormatter, stackText, toJson } from '../decode/index.js';
 import { parseObject } from '../object/index.js';
 import { Runner, wantsHelp, wantsVersion, type EventType, type Runnable, type RunnerOptions } from '../runner/index.js';
 import { usage } from './program-args.js';
@@ -63,12 +63,19 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   const samples = new Map<string, SampleFormatter>();
   const sampleFormatter = (map: string) => samples.get(map) ?? samples.set(map, new SampleFormatter(opts.json)).get(map)!;
   // The structs known before any record: their headers now, as ecli prints them at start.
-  if (runner.mode === 'events') for (const st of runner.streams) if (st.known) formatter(st.known);
+  if (runner.mode === 'events') for (const st of runner.streams) if (st.known && !(st.stack && !opts.json)) formatter(st.known);
 
   try {
     await runner.run(
       {
         record: (r) => {
+          // A stack trace map's records print as stacks (in the table form; JSON is the struct).
+          if (r.stack && !opts.json) {
+            const st = runner.stackOf(r);
+            flush();
+            if (st) write(stackText(st, r.stack.withSymbols));
+            return;
+          }
           const f = formatter(r.type);
           // One clock reading per batch: the time the batch was read.
           if (!lines.length) {

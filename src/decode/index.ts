@@ -13,6 +13,7 @@ export { parseTraceLine, type TraceLine } from './trace-line.js';
 export { EventTypeChooser, type EventTypeOptions } from './event-type.js';
 export { SampleFormatter, type Sample, type SampleType } from './sample-text.js';
 export { cell, toJson } from './value-text.js';
+export { stackText, type StackTextSample } from './stack-text.js';
 import { cell, toJson } from './value-text.js';
 
 export type Decoded = Record<string, unknown>;

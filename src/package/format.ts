@@ -105,6 +105,20 @@ export type ExportConfig =
   | { kind: 'type'; typeId: number }
   | { kind: 'custom'; members: CustomMember[] };
 
+/**
+ * How a map's records are shown (`maps[].intepreter`, spelled so by eunomia): as the
+ * struct (default), or as a stack trace sample whose fields field_map names: pid, cpu_id,
+ * comm, kstack_sz, ustack_sz, kstack, ustack (those names when not mapped).
+ */
+export interface StackTraceInterpreter {
+  fieldMap: Record<StackTraceField, string>;
+  /** Frames as symbol+offset (from /proc/kallsyms and the process's ELF files), else bare addresses. */
+  withSymbols: boolean;
+}
+
+export type StackTraceField = 'pid' | 'cpu_id' | 'comm' | 'kstack_sz' | 'ustack_sz' | 'kstack' | 'ustack';
+export const STACK_TRACE_FIELDS: readonly StackTraceField[] = ['pid', 'cpu_id', 'comm', 'kstack_sz', 'ustack_sz', 'kstack', 'ustack'];
+
 export interface CustomMember {
   name: string;
   /** Byte offset in the record. */

@@ -8,7 +8,8 @@ import { parseBtf, type Btf } from '../btf/index.js';
 import { parseElf } from '../elf/index.js';
 import { TsbpfError } from '../errors.js';
 import {
-  type BpfSkel, type CustomMember, type DataSectionEntry, type EunomiaPackage, type ExportConfig, type ExportType, type MapEntry, type ProgEntry,
+  STACK_TRACE_FIELDS, type BpfSkel, type CustomMember, type DataSectionEntry, type EunomiaPackage, type ExportConfig, type ExportType, type MapEntry, type ProgEntry,
+  type StackTraceField, type StackTraceInterpreter,
 } from './format.js';
 
 /** A package.json that cannot be used: says which key is wrong and how. */
@@ -32,6 +33,8 @@ export interface Package {
   multipleExport: boolean;
   /** Each map's export_config, by map name (kind 'none' when it has none). */
   exportConfigs: Map<string, ExportConfig>;
+  /** The maps whose records are stack trace samples (`intepreter: {stack_trace: ...}`), by name. */
+  stackTraces: Map<string, StackTraceInterpreter>;
   /** The object's BTF (the export type ids refer to it). */
   btf?: Btf;
   eunomiaVersion?: string;
@@ -78,6 +81,12 @@ export function readPackage(input: string | Uint8Array | object): Package {
   // Read only in multiple-export mode, where ecli reads it too.
   if (multipleExport) skel.maps.forEach((m, i) => exportConfigs.set(m.name, readExportConfig(m.export_config, `meta.bpf_skel.maps[${i}] (${m.name}).export_config`, btf)));
 
+  const stackTraces = new Map<string, StackTraceInterpreter>();
+  skel.maps.forEach((m, i) => {
+    const st = readInterpreter(m.intepreter, `meta.bpf_skel.maps[${i}] (${m.name}).intepreter`);
+    if (st) stackTraces.set(m.name, st);
+  });
+
   const eunomiaVersion = optional(meta.eunomia_version, 'string', 'meta.eunomia_version');
   const pollTimeoutMs = optional(meta.poll_timeout_ms, 'number', 'meta.poll_timeout_ms');
   const json: EunomiaPackage = {
@@ -92,6 +101,7 @@ export function readPackage(input: string | Uint8Array | object): Package {
     exportTypeId: exportTypes[0]?.type_id,
     multipleExport,
     exportConfigs,
+    stackTraces,
     btf,
     eunomiaVersion,
     pollTimeoutMs,
@@ -190,6 +200,31 @@ function readSkel(v: unknown): BpfSkel {
   if (v.doc === null || v.doc === undefined) delete skel.doc;
   else if (!isObj(v.doc)) throw new PackageError(`${path}.doc is ${describe(v.doc)}, not an object`);
   return skel;
+}
+
+/**
+ * A map's interpreter: absent or "default_struct" (the struct), or a stack trace, written
+ * {"stack_trace": {...}} (ecc's) or {"type": "stack_trace", "stack_trace": {...}}.
+ */
+function readInterpreter(v: unknown, at: string): StackTraceInterpreter | undefined {
+  if (v === undefined || v === null || v === 'default_struct') return undefined;
+  if (isObj(v) && v.type === 'default_struct') return undefined;
+  const body = isObj(v) && (v.type === undefined || v.type === 'stack_trace') ? v.stack_trace : undefined;
+  if (!isObj(body)) throw new PackageError(`${at} is ${JSON.stringify(v).slice(0, 80)}: expected "default_struct" or {"stack_trace": {"field_map": {...}, "with_symbols": true}}`);
+  const map = body.field_map ?? {};
+  if (!isObj(map)) throw new PackageError(`${at}.stack_trace.field_map is ${describe(map)}, not an object`);
+  const fieldMap = {} as Record<StackTraceField, string>;
+  for (const f of STACK_TRACE_FIELDS) {
+    const name = map[f] ?? f;
+    if (typeof name !== 'string') throw new PackageError(`${at}.stack_trace.field_map.${f} is ${describe(name)}, not a field name`);
+    fieldMap[f] = name;
+  }
+  for (const k of Object.keys(map)) {
+    if (!STACK_TRACE_FIELDS.includes(k as StackTraceField)) throw new PackageError(`${at}.stack_trace.field_map has ${JSON.stringify(k).slice(0, 40)}, which is none of ${STACK_TRACE_FIELDS.join(', ')}`);
+  }
+  const withSymbols = body.with_symbols ?? false;
+  if (typeof withSymbols !== 'boolean') throw new PackageError(`${at}.stack_trace.with_symbols is ${describe(withSymbols)}, not a boolean`);
+  return { fieldMap, withSymbols };
 }
 
 /** A map's export_config, checked against the object's BTF: members must not overlap. */

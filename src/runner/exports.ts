@@ -6,9 +6,10 @@
 import { compileDecoder, compileMembersDecoder, EventTypeChooser, type Decoder } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
 import type { MapSpec, ObjectSpec } from '../object/index.js';
-import type { CustomMember, ExportConfig } from '../package/index.js';
+import type { CustomMember, ExportConfig, StackTraceInterpreter } from '../package/index.js';
 import * as C from '../sys/constants.js';
 import { DUMMY_VARIABLE } from './args.js';
+import { checkStackFields } from './stack.js';
 
 /** What an export map's records are: a struct of the object's BTF, or custom members. */
 export interface EventType {
@@ -27,6 +28,8 @@ export interface ExportStream {
   typeOf(length: number): EventType;
   /** The type known before any record, when there is one. */
   known?: EventType;
+  /** The records are stack trace samples (the map's `intepreter`). */
+  stack?: StackTraceInterpreter;
 }
 
 export interface ExportSource {
@@ -35,6 +38,8 @@ export interface ExportSource {
   /** meta.enable_multiple_export_types, and each map's export_config then. */
   multipleExport?: boolean;
   exportConfigs?: Map<string, ExportConfig>;
+  /** Maps whose records are stack trace samples, by name. */
+  stackTraces?: Map<string, StackTraceInterpreter>;
 }
 
 /**
@@ -87,7 +92,13 @@ export function exportStreams(spec: ObjectSpec, input: ExportSource, event?: str
     };
   };
   const isStream = (m: MapSpec) => m.type === C.BPF_MAP_TYPE_RINGBUF || m.type === C.BPF_MAP_TYPE_PERF_EVENT_ARRAY;
-  if (!input.multipleExport) return spec.maps.filter(isStream).map((m) => byStruct(m, types.ids, types.fixed));
+  const withStack = (st: ExportStream): ExportStream => {
+    const stack = input.stackTraces?.get(st.map.name);
+    if (!stack) return st;
+    if (st.known && typeof st.known.type === 'number') checkStackFields(spec.btf, st.known.type, stack, st.map.name);
+    return { ...st, stack };
+  };
+  if (!input.multipleExport) return spec.maps.filter(isStream).map((m) => withStack(byStruct(m, types.ids, types.fixed)));
   const streams: ExportStream[] = [];
   for (const map of spec.maps) {
     const config = input.exportConfigs?.get(map.name) ?? { kind: 'none' };
@@ -97,7 +108,7 @@ export function exportStreams(spec: ObjectSpec, input: ExportSource, event?: str
     else if (config.kind === 'type') streams.push(byStruct(map, [config.typeId], true));
     else streams.push(custom(map, config.members));
   }
-  return streams;
+  return streams.map(withStack);
 }
 
 /**

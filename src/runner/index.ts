@@ -23,12 +23,16 @@ import { exportStreams, type EventType, type ExportSource, type ExportStream } f
 import { applyMapSizes, type MapSizes } from './map-sizes.js';
 import { readTracePipe, type PrintkLine } from './printk.js';
 import { MapSampler } from './sample.js';
+import { stackSample, type StackSample } from './stack.js';
+import { Symbolizer } from './symbols.js';
 
 export { applyArgs, applyValues, DUMMY_VARIABLE, optionValue, programOptions, wantsHelp, wantsVersion, type ProgramOption } from './args.js';
 export { addMapSize, applyMapSizes, type MapSizes } from './map-sizes.js';
 export { MapSampler } from './sample.js';
 export type { EventType, ExportStream } from './exports.js';
 export type { PrintkLine } from './printk.js';
+export { Symbolizer } from './symbols.js';
+export { stackSample, type StackFrame, type StackSample } from './stack.js';
 
 /** What a run needs, whether it came from a .bpf.o or a package.json. */
 export interface Runnable extends ExportSource {
@@ -47,7 +51,10 @@ export interface Runnable extends ExportSource {
 export function runnableFrom(file: string, bytes: Uint8Array): Runnable {
   if (hasElfMagic(bytes) || file.endsWith('.o')) return { objectBytes: bytes, name: objectName(file) };
   const pkg = readPackage(bytes);
-  return { objectBytes: pkg.objectBytes, name: pkg.name, exportTypeIds: pkg.exportTypes.map((t) => t.type_id), multipleExport: pkg.multipleExport, exportConfigs: pkg.exportConfigs, skel: pkg.skel };
+  return {
+    objectBytes: pkg.objectBytes, name: pkg.name, exportTypeIds: pkg.exportTypes.map((t) => t.type_id),
+    multipleExport: pkg.multipleExport, exportConfigs: pkg.exportConfigs, stackTraces: pkg.stackTraces, skel: pkg.skel,
+  };
 }
 
 export interface RunnerOptions {
@@ -78,6 +85,8 @@ export interface RecordRef {
   view: DataView;
   offset: number;
   length: number;
+  /** The map's records are stack trace samples: Runner.stackOf reads one. */
+  stack?: ExportStream['stack'];
 }
 
 export interface ExportedEvent {
@@ -85,6 +94,8 @@ export interface ExportedEvent {
   /** The struct's name (or the map's, for custom members). */
   type: string;
   value: Decoded;
+  /** For a stack trace map: the sample, frames resolved when the package asks (undefined: no stack in it). */
+  stack?: StackSample;
 }
 
 export interface LostRecords {
@@ -122,6 +133,7 @@ export interface RunHandlers {
 export class Runner implements Disposable {
   readonly mode: RunMode;
   private running = false;
+  private symbolizer?: Symbolizer;
 
   private constructor(
     readonly spec: ObjectSpec,
@@ -247,6 +259,13 @@ export class Runner implements Disposable {
     }
   }
 
+  /** The stack trace sample of a record of a stack trace map (undefined: it holds no stack). */
+  stackOf(r: RecordRef): StackSample | undefined {
+    if (!r.stack) return undefined;
+    const symbols = r.stack.withSymbols ? (this.symbolizer ??= new Symbolizer()) : undefined;
+    return stackSample(r.type.decode(r.view, r.offset), r.stack, symbols);
+  }
+
   close(): void {
     this.links.close();
     this.collection.close();
@@ -285,15 +304,18 @@ export class Runner implements Disposable {
       } catch (e) {
         return fail(e); // a record of the wrong size ends the run with the error
       }
-      if (h.record) {
-        ref.map = st.map.name;
-        ref.type = type;
-        ref.view = view;
-        ref.offset = offset;
-        ref.length = length;
-        h.record(ref);
+      ref.map = st.map.name;
+      ref.type = type;
+      ref.view = view;
+      ref.offset = offset;
+      ref.length = length;
+      ref.stack = st.stack;
+      h.record?.(ref);
+      if (h.event) {
+        const e: ExportedEvent = { map: st.map.name, type: type.name, value: type.decode(view, offset) };
+        if (st.stack) e.stack = this.stackOf(ref);
+        h.event(e);
       }
-      h.event?.({ map: st.map.name, type: type.name, value: type.decode(view, offset) });
     };
     const readers: { drain: () => void; close: () => void }[] = [];
     try {
