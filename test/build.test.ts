@@ -395,6 +395,10 @@ clangTest('the /// comment above LICENSE documents the package: doc in package.j
     const lines = help.stdout.split('\n');
     assert.equal(lines[2], 'Trace process exits (version 1.2.0)');
     assert.equal(lines.at(-2), 'Run as root; Ctrl-C ends it.');
+    // ecc's dummy pointers (they keep the header's structs in BTF) are not options.
+    assert.doesNotMatch(help.stdout, /__eunomia_dummy/);
+    const version = tsbpf(['run', join(dir, 'package.json'), '--version']);
+    assert.equal(version.stdout, 'exitsnoop_bpf 1.2.0\n'); // obj_name, as ecc names it
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -58,6 +58,7 @@ kernelTest('filter: -h lists the const volatile globals as program options', (t)
   assert.match(help.stdout, /^Usage: tsbpf run exits_bpf /);
   assert.match(help.stdout, /\n\s+--target_ppid <int>\s+int, in \.rodata, default 0\n/);
   assert.match(help.stdout, /\n\s+--failed_only\s+bool, in \.rodata, default false\n/);
+  assert.doesNotMatch(help.stdout, /__eunomia_dummy/); // ecc's dummy pointers are not options
   // ecli's -V: the object's name and the package's version (0.1.0 without a doc version).
   const version = tsbpf(['run', 'package.json', '-V'], { cwd: ex.dir });
   assert.equal(version.status, 0, version.stderr);

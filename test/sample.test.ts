@@ -256,3 +256,34 @@ kernelTest('every sample map prints, each at its own interval: the histogram and
   assert.equal(run.out().match(/^TIME     U32    U64    $/gm)?.length, 1, 'one default_kv header');
   assert.match(run.out(), new RegExp(`^key =  ${pid}\\ncomm = sleep\\n`, 'm'));
 });
+
+kernelTest('linear_hist with clear_map, from the command line: one row per slot up to the last non-empty one, and the entry gone after its print (table and -j)', async () => {
+  const dir = buildHistogram();
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+  pkg.meta.bpf_skel.maps.find((m: { name: string }) => m.name === 'hists').sample = { interval: 300, type: 'linear_hist', unit: 'slot', clear_map: true };
+  writeFileSync(join(dir, 'linear.json'), JSON.stringify(pkg));
+  for (const json of [false, true]) {
+    const run = await start(['run', 'linear.json', ...(json ? ['-j'] : [])], /running/, { cwd: dir });
+    const pid = await sleeper('0.045'); // log2 bucket 15 of the program, row 15 here
+    await new Promise((r) => setTimeout(r, 1000)); // printed, cleared, then printed no more
+    assert.equal(await stop(run.proc), 0);
+    const out = run.out();
+    if (json) {
+      const mine = out.trim().split('\n').map((l) => JSON.parse(l)).filter((l) => l.key === pid);
+      assert.deepEqual(mine, [{ key: pid, value: { slots: Array.from({ length: 27 }, (_, i) => (i === 15 ? 1 : 0)), comm: 'sleep' } }]);
+      continue;
+    }
+    const at = out.indexOf(`key =  ${pid}\n`);
+    assert.ok(at >= 0, out);
+    assert.equal(out.indexOf(`key =  ${pid}\n`, at + 1), -1, 'cleared after its print');
+    const block = out.slice(at).split('\n').slice(0, 21);
+    assert.deepEqual(block, [
+      `key =  ${pid}`,
+      'comm = sleep',
+      '',
+      '     slot          : count     distribution',
+      ...Array.from({ length: 16 }, (_, i) => `${String(i).padStart(13)} : ${String(i === 15 ? 1 : 0).padEnd(8)} |${(i === 15 ? '*' : ' ').repeat(40)}|`),
+      '',
+    ]);
+  }
+});
