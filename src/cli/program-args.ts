@@ -15,7 +15,9 @@ export function usage(spec: ObjectSpec, skel?: BpfSkel): string {
   for (const o of opts) {
     const names = `${o.short ? `-${o.short}, ` : '    '}--${o.long}${o.bool ? '' : ` <${o.type}>`}`;
     const now = optionValue(spec, o);
-    const what = `${o.type}, in ${o.variable.section}, default ${o.default !== undefined ? cell(o.default) : o.value !== undefined ? cell(o.value) : now === '' ? '""' : cell(now)}`;
+    const shown = o.default !== undefined ? cell(o.default) : o.value !== undefined ? cell(o.value) : now === '' ? '""' : cell(now);
+    // An array's default (int[100]) would fill the screen: its start is enough.
+    const what = `${o.type}, in ${o.variable.section}, default ${shown.length > 48 ? shown.slice(0, 45) + '...' : shown}`;
     lines.push(`  ${names.padEnd(32)} ${o.help ? `${o.help} (${what})` : what}`);
   }
   if (!opts.length) lines.push('  (none)');
