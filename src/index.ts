@@ -19,8 +19,9 @@ export { Collection, Variable, setGlobal, setMapSizes, BpfMap, Program, Verifier
 export { Btf, parseBtf, kernelBtf, decodeValue, encodeValue, ValueError, applyCoreRelocations, CoreError, type CoreTarget, type CoreOutcome } from './btf/index.js';
 export { attach, attachAll, Link, LinkSet, AttachError, type AttachOptions } from './link/index.js';
 export { RingBuffer, type RecordVisitor } from './ringbuf/index.js';
-export { PerfBuffer } from './perf/index.js';
+export { PerfBuffer, LostSamples } from './perf/index.js';
 export { compileDecoder, EventFormatter, TableFormatter, toJson, log2Histogram, linearHistogram, type Decoder } from './decode/index.js';
 export { readPackage, writePackage, PackageError, type Package, type EunomiaPackage } from './package/index.js';
 export { build, CompileError, type BuildOptions, type BuildResult } from './build/index.js';
 export { Runner, runnableFrom, type Runnable, type RunnerOptions, type RunMode, type RunItem, type RunHandlers, type RecordRef, type ExportedEvent, type EventType } from './runner/index.js';
+export { exitEvents, ExitMonitor, type ExitEvent, type ExitItem, type ExitFilterOptions } from './tools/exitsnoop/index.js';

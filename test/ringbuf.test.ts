@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { attach } from '../src/link/index.js';
 import { Collection } from '../src/loader/index.js';
 import { loadObjectFile } from '../src/object/index.js';
+import { compileDecoder } from '../src/decode/index.js';
 import { RingBuffer } from '../src/ringbuf/index.js';
 import { kernelTest } from './kernel.js';
 import { ROOT } from './paths.js';
@@ -99,4 +100,39 @@ kernelTest('listen: records are pushed from the event loop; an idle reader uses 
   await once(child, 'exit');
   for (let i = 0; i < 50 && !got.includes(child.pid!); i++) await new Promise((r) => setTimeout(r, 10));
   assert.ok(got.includes(child.pid!), `pid ${child.pid} in ${got}`);
+});
+
+kernelTest('events(decoder): decoded, owned records (safe to keep) as processes exec; ends on close', async () => {
+  using t = setup();
+  t.ring.consume(() => {});
+  const decode = compileDecoder(t.coll.spec.btf, t.coll.spec.btf.idByName('exec_event', 'struct')!).decode;
+  const child = spawn('/bin/sh', ['-c', 'sleep 0.2; exec /bin/true']);
+  const kept: Record<string, unknown>[] = [];
+  for await (const e of t.ring.events(decode)) {
+    kept.push(e);
+    if (e.pid === child.pid) break;
+  }
+  await once(child, 'exit');
+  spawnSync('/bin/true'); // more records overwrite the ring's memory: the kept values stay
+  t.ring.consume(() => {});
+  assert.deepEqual(kept.find((e) => e.pid === child.pid), { pid: child.pid, comm: 'true' });
+});
+
+kernelTest('a zero-copy view kept past close() reads zeros: it never faults the process', () => {
+  using t = setup();
+  t.ring.consume(() => {});
+  const pid = spawnSync('/bin/true').pid!;
+  let kept: Uint8Array | undefined;
+  let view: DataView | undefined;
+  t.ring.drain((v, offset, length) => {
+    if (v.getUint32(offset, true) === pid) {
+      kept = new Uint8Array(v.buffer, v.byteOffset + offset, length);
+      view = v;
+    }
+  });
+  assert.equal(pidOf(kept!), pid);
+  t.ring.close();
+  assert.equal(pidOf(kept!), 0);
+  assert.equal(view!.getUint32(0, true), 0);
+  assert.throws(() => t.ring.drain(() => {}), /ring buffer events is closed/);
 });

@@ -206,7 +206,8 @@ function need(view: DataView, offset: number, size: number, path: string): void 
  * member; without, a member at a bit offset that is not a whole byte is an int whose
  * own bits say the width. Undefined for ordinary (byte-aligned) members.
  */
-function memberBits(btf: Btf, m: Member, path: string): { shift: number; size: number; signed: boolean } | undefined {
+/** A member's bitfield (bit shift within its storage, size, signedness), or undefined for a whole-byte member. */
+export function memberBits(btf: Btf, m: Member, path: string): { shift: number; size: number; signed: boolean } | undefined {
   if (m.bitfieldSize) return { shift: 0, size: m.bitfieldSize, signed: isSignedMember(btf, m) };
   if (m.bitOffset % 8 === 0) return undefined;
   const t = btf.type(btf.resolve(m.type));
@@ -216,7 +217,7 @@ function memberBits(btf: Btf, m: Member, path: string): { shift: number; size: n
 }
 
 /** Anonymous members (nested anonymous structs/unions) get positional keys. */
-function memberKey(m: Member, i: number): string {
+export function memberKey(m: Member, i: number): string {
   return m.name || `__anon${i}`;
 }
 
@@ -225,7 +226,7 @@ function isSignedMember(btf: Btf, m: Member): boolean {
   return (t.kind === 'int' && (t.encoding & BTF_INT_SIGNED) !== 0) || (t.kind === 'enum' && t.signed);
 }
 
-function readInt(view: DataView, offset: number, size: number, signed: boolean): number | bigint {
+export function readInt(view: DataView, offset: number, size: number, signed: boolean): number | bigint {
   switch (size) {
     case 1: return signed ? view.getInt8(offset) : view.getUint8(offset);
     case 2: return signed ? view.getInt16(offset, true) : view.getUint16(offset, true);
@@ -252,7 +253,7 @@ function writeInt(view: DataView, offset: number, size: number, v: bigint): void
   }
 }
 
-function readBits(view: DataView, offset: number, bitOffset: number, bits: number, signed: boolean, big: boolean, path: string): number | bigint {
+export function readBits(view: DataView, offset: number, bitOffset: number, bits: number, signed: boolean, big: boolean, path: string): number | bigint {
   const first = offset + Math.floor(bitOffset / 8);
   const shift = bitOffset % 8;
   const nbytes = (shift + bits + 7) >> 3;

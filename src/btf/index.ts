@@ -3,6 +3,6 @@ export { Btf, parseBtf, type ParseBtfOptions, encodeBtf, isCharInt, isSignedInt,
 export { StringTable } from './strings.js';
 export * from './ext.js';
 export { kernelBtf, VMLINUX_BTF_PATH } from './kernel.js';
-export { decodeValue, encodeValue, ValueError } from './codec.js';
+export { decodeValue, encodeValue, ValueError, memberBits, memberKey, readBits, readInt } from './codec.js';
 export { dumpC, dumpRaw, CDumper, cIdent, type DumpCOptions } from './cdump.js';
 export { applyCoreRelocations, CoreError, CORE, coreKindName, essentialName, POISON_HELPER, type CoreTarget, type CoreOutcome, type CandidateCache, type ApplyCoreOptions } from './core.js';

@@ -29,16 +29,25 @@ interface CpuRing {
 /** Called per sample with a view of its raw bytes, valid during the call. */
 export type SampleHandler = (sample: Uint8Array, cpu: number) => void;
 
+/** Samples the kernel dropped on one CPU because its ring was full (PERF_RECORD_LOST). */
+export class LostSamples {
+  constructor(readonly count: number, readonly cpu: number) {}
+}
+
 export class PerfBuffer {
   private readonly sys: Sys;
   private readonly rings: CpuRing[] = [];
   private readonly size: number;
   private watches: FdWatch[] = [];
   private closed = false;
+  /** Ends a pending events() wait; close() calls it. */
+  private endWait?: () => void;
   /** Samples the kernel reported lost (PERF_RECORD_LOST), per CPU. */
   readonly lost: number[] = [];
   /** Scratch for samples that wrap around the end of a ring. */
   private wrapBuf = new Uint8Array(256);
+  /** Told of each PERF_RECORD_LOST as it is read. */
+  private onLost?: (lost: LostSamples) => void;
 
   constructor(readonly map: BpfMap, opts: PerfBufferOptions = {}) {
     if (map.type !== C.BPF_MAP_TYPE_PERF_EVENT_ARRAY) throw new TsbpfError(`map ${map.name} is not a perf event array`);
@@ -110,15 +119,49 @@ export class PerfBuffer {
     setImmediate(drain);
   }
 
+  /**
+   * Decoded samples as they arrive, owned values safe to keep, and LostSamples notices in
+   * the same stream where the kernel dropped some. Ends when the reader is closed.
+   */
+  async *events<T>(decode: (view: DataView, offset: number, length: number) => T): AsyncGenerator<T | LostSamples, void, undefined> {
+    const queue: (T | LostSamples)[] = [];
+    let wake: (() => void) | undefined;
+    this.onLost = (l) => {
+      queue.push(l);
+      wake?.();
+    };
+    this.listen((sample) => {
+      queue.push(decode(new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0, sample.byteLength));
+      wake?.();
+    });
+    this.endWait = () => wake?.();
+    let head = 0;
+    while (!this.closed || head < queue.length) {
+      while (head < queue.length) yield queue[head++]!;
+      queue.length = head = 0;
+      if (this.closed) return;
+      await new Promise<void>((r) => (wake = r));
+      wake = undefined;
+    }
+  }
+
+  /** Callback form of events(): each sample decoded as it arrives; losses to `onLost`. */
+  listenEvents<T>(decode: (view: DataView, offset: number, length: number) => T, onEvent: (event: T) => void, onLost?: (lost: LostSamples) => void): void {
+    this.onLost = onLost;
+    this.listen((sample) => onEvent(decode(new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0, sample.byteLength)));
+  }
+
+  /** Stops reading and closes the events; a sample view kept past this reads zeros, never faults. */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     for (const w of this.watches) w.close();
     for (const r of this.rings) {
-      this.sys.munmap(r.mapping);
+      this.sys.releaseMapping(r.mapping);
       this.sys.close(r.fd);
     }
     this.rings.length = 0;
+    this.endWait?.();
   }
 
   [Symbol.dispose](): void {
@@ -144,7 +187,9 @@ export class PerfBuffer {
         onSample(rec.subarray(12, 12 + Math.min(rawSize, size - 12)), r.cpu);
         n++;
       } else if (type === C.PERF_RECORD_LOST) {
-        this.lost[r.cpu]! += Number(rv.getBigUint64(16, true));
+        const count = Number(rv.getBigUint64(16, true));
+        this.lost[r.cpu]! += count;
+        this.onLost?.(new LostSamples(count, r.cpu));
       }
       tail += size;
       if (this.closed) return n;

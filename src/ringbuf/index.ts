@@ -180,14 +180,42 @@ export class RingBuffer {
     return this.records();
   }
 
-  /** Stops listening and unmaps the ring; the map itself belongs to its collection. */
+  /**
+   * Decoded records as they arrive: owned values, safe to keep, each batch read before it
+   * is handed over (so the ring's space is freed at once). Ends when the reader is closed.
+   * `decode` is a compiled decoder (compileDecoder, generated bindings) or any function of
+   * the record's view, offset and length.
+   */
+  async *events<T>(decode: (view: DataView, offset: number, length: number) => T): AsyncGenerator<T, void, undefined> {
+    const batch: T[] = [];
+    while (!this.closed) {
+      this.drain((v, o, l) => void batch.push(decode(v, o, l)));
+      for (let i = 0; i < batch.length; i++) yield batch[i]!;
+      if (batch.length) {
+        batch.length = 0;
+        continue;
+      }
+      await this.wait();
+    }
+  }
+
+  /** Callback form of events(): from now until close, each record decoded, as it arrives. */
+  listenEvents<T>(decode: (view: DataView, offset: number, length: number) => T, onEvent: (event: T) => void): void {
+    this.listenBatch((v, o, l) => onEvent(decode(v, o, l)));
+  }
+
+  /**
+   * Stops listening and lets the ring go; the map itself belongs to its collection. A
+   * record view kept past this reads zeros (the memory is replaced, not unmapped): it
+   * never faults the process.
+   */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.endWait?.(); // a pending wait() resolves, and iteration ends
     this.stopWatch();
-    this.sys.munmap(this.producer);
-    this.sys.munmap(this.consumer);
+    this.sys.releaseMapping(this.producer);
+    this.sys.releaseMapping(this.consumer);
   }
 
   [Symbol.dispose](): void {

@@ -130,6 +130,7 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   ioctl: ['ioctl'],
   mmap: ['mmap'],
   munmap: ['munmap'],
+  releaseMapping: ['mmap'],
   close: ['close'],
   epollCreate: ['epoll_create1'],
   epollCtl: ['epoll_ctl'],
@@ -796,6 +797,11 @@ export class FakeSys implements Sys {
   munmap(mapping: Mapping): void {
     this.enter('munmap', [mapping.address, mapping.length]);
     if (!this.liveMappings.delete(mapping)) throw this.error('munmap', EINVAL);
+  }
+
+  releaseMapping(mapping: Mapping): void {
+    this.enter('releaseMapping', [mapping.address, mapping.length]);
+    if (!this.liveMappings.delete(mapping)) throw this.error('mmap', EINVAL);
   }
 
   close(fd: number): void {

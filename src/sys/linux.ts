@@ -15,6 +15,7 @@ import { release } from 'node:os';
 import { createRequire } from 'node:module';
 import { NotSupportedError, TsbpfError } from '../errors.js';
 import {
+  MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE,
   BPF_BTF_GET_FD_BY_ID,
   BPF_BTF_GET_NEXT_ID,
   BPF_BTF_LOAD,
@@ -89,7 +90,7 @@ interface Native {
   nr: SyscallNumbers;
   /** syscall(2) with six long arguments; pointers are passed as integer addresses. */
   syscall: (nr: number, a: number | bigint, b: number | bigint, c: number | bigint, d: number | bigint, e: number | bigint, f: number | bigint) => number;
-  mmap: (addr: null, length: number, prot: number, flags: number, fd: number, offset: number) => bigint;
+  mmap: (addr: null | bigint, length: number, prot: number, flags: number, fd: number, offset: number) => bigint;
   munmap: (addr: bigint, length: number) => number;
   close: (fd: number) => number;
   socket: (domain: number, type: number, protocol: number) => number;
@@ -897,6 +898,12 @@ export class LinuxSys implements Sys {
   /** The mapping's buffer must not be touched afterwards: its memory is gone. */
   munmap(mapping: Mapping): void {
     if (this.n.munmap(mapping.address, mapping.length) < 0) throw new SysError('munmap', this.errno());
+  }
+
+  releaseMapping(mapping: Mapping): void {
+    // MAP_FIXED replaces the shared mapping in one step: no moment where the range is unmapped.
+    const ptr = this.n.mmap(mapping.address, mapping.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+    if (ptr === MAP_FAILED) throw new SysError('mmap', this.errno(), 'MAP_FIXED over a released mapping');
   }
 
   close(fd: number): void {

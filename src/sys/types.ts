@@ -255,6 +255,12 @@ export interface Sys {
   ioctl(fd: number, request: number, arg: number): number;
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): Mapping;
   munmap(mapping: Mapping): void;
+  /**
+   * Lets go of what `mapping` maps (the kernel object's memory) and leaves zero-filled
+   * private memory at the same addresses: a view still held reads zeros instead of
+   * faulting the process. The addresses stay reserved.
+   */
+  releaseMapping(mapping: Mapping): void;
   close(fd: number): void;
   epollCreate(): number;
   epollCtl(epfd: number, op: number, fd: number, events: number): void;

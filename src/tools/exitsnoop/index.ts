@@ -10,7 +10,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsbpfError } from '../../errors.js';
-import { attach, tracefsPath } from '../../link/index.js';
+import { attach, tracefsPath, type Link } from '../../link/index.js';
 import { Collection, setGlobal } from '../../loader/index.js';
 import { loadObjectFile, type ObjectSpec } from '../../object/index.js';
 import { RingBuffer } from '../../ringbuf/index.js';
@@ -32,9 +32,8 @@ export const DEFAULT_RINGBUF_SIZE = 4 << 20;
 const PAGE_SIZE = 4096;
 const COMM_LEN = 16;
 
-export interface ExitsnoopOptions {
-  format?: OutputFormat;
-  time?: TimeStyle;
+/** Which exits to see: filtered in the kernel, before anything reaches user space. */
+export interface ExitFilterOptions {
   /** One event per thread instead of per process. */
   threads?: boolean;
   /** Only these process ids. */
@@ -53,12 +52,17 @@ export interface ExitsnoopOptions {
   minAgeNs?: bigint;
   /** Ring buffer bytes: a power of two, at least a page. */
   ringbufSize?: number;
+  /** The kernel's BTF as a file (kernels without /sys/kernel/btf/vmlinux): CO-RE against it. */
+  btf?: string;
+}
+
+export interface ExitsnoopOptions extends ExitFilterOptions {
+  format?: OutputFormat;
+  time?: TimeStyle;
   /** Print no events; print a summary when the run ends. */
   summary?: boolean;
   /** Where output goes (default stdout). */
   out?: NodeJS.WritableStream;
-  /** The kernel's BTF as a file (kernels without /sys/kernel/btf/vmlinux): CO-RE against it. */
-  btf?: string;
   /** Told once the program is attached; `groupDead` says which process-exit rule is in force. */
   onReady?: (info: { groupDead: boolean }) => void;
   /** Stops the run. */
@@ -71,7 +75,7 @@ export interface ExitsnoopResult {
 }
 
 /** Writes the options into the object before load: the BPF side's const volatile settings. */
-export function configure(spec: ObjectSpec, o: ExitsnoopOptions): void {
+export function configure(spec: ObjectSpec, o: ExitFilterOptions): void {
   if (o.threads) setGlobal(spec, 'threads', true);
   if (o.pids?.length) setGlobal(spec, 'filter_pids', true);
   if (o.ppid !== undefined) setGlobal(spec, 'targ_ppid', positiveInt(o.ppid, 'ppid'));
@@ -110,106 +114,256 @@ export function kernelHasGroupDead(): boolean {
   }
 }
 
-export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<ExitsnoopResult> {
-  const out = opts.out ?? process.stdout;
-  const spec = loadObjectFile(EXITSNOOP_OBJECT);
-  configure(spec, opts);
-  const cgroup = opts.cgroup !== undefined ? cgroupDir(opts.cgroup) : undefined;
-  const paths = opts.format === 'json' ? new CgroupPaths() : undefined;
-  const format = new ExitFormatter(opts.format ?? 'table', opts.time, paths ? (id) => paths.path(id) : undefined);
-  const decoder = new EventDecoder(spec.btf, monotonicToWall());
-  const summary = opts.summary ? new Summary() : undefined;
+/** What exitEvents() and ExitMonitor deliver: exits, and losses as soon as they are counted. */
+export type ExitItem = ({ kind: 'exit' } & ExitEvent) | { kind: 'lost'; count: number; total: number };
 
-  using coll = Collection.load(spec, { targetBtf: opts.btf });
-  for (const pid of opts.pids ?? []) coll.map('pids').update(positiveInt(pid, 'pid'), 1);
-  if (cgroup) {
-    // The map keeps its own reference to the cgroup; the directory fd is only the handle.
-    const fd = openSync(cgroup, 'r');
+export interface ExitHandlers {
+  exit(e: ExitEvent): void;
+  /** `count` records the ring had no room for since the last notice; `total` in all. */
+  lost?(count: number, total: number): void;
+  /** After each batch of exits: one wake-up's worth has been delivered. */
+  batch?(): void;
+}
+
+/**
+ * The exit monitor as a library: the shipped object loaded with the filters, attached, its
+ * ring read. Every exit is an ExitEvent; every record the ring had no room for is counted
+ * by the BPF side and reported as a loss.
+ */
+export class ExitMonitor implements Disposable {
+  /** Which process-exit rule is in force: the kernel's group_dead, or the fallback (README). */
+  readonly groupDead: boolean;
+  private readonly coll: Collection;
+  private readonly link: Link;
+  private readonly ring: RingBuffer;
+  private readonly decoder: EventDecoder;
+  private reportedLost = 0;
+  private running = false;
+
+  private constructor(coll: Collection, link: Link, ring: RingBuffer, decoder: EventDecoder, groupDead: boolean) {
+    this.coll = coll;
+    this.link = link;
+    this.ring = ring;
+    this.decoder = decoder;
+    this.groupDead = groupDead;
+  }
+
+  /** Loads, filters and attaches; errors here leave nothing behind. */
+  static open(opts: ExitFilterOptions = {}): ExitMonitor {
+    const spec = loadObjectFile(EXITSNOOP_OBJECT);
+    configure(spec, opts);
+    const cgroup = opts.cgroup !== undefined ? cgroupDir(opts.cgroup) : undefined;
+    const decoder = new EventDecoder(spec.btf, monotonicToWall());
+    const coll = Collection.load(spec, { targetBtf: opts.btf });
     try {
-      const value = new Uint8Array(4);
-      new DataView(value.buffer).setUint32(0, fd, true);
-      coll.map('cgroup').update(0, value);
-    } finally {
-      closeSync(fd);
+      for (const pid of opts.pids ?? []) coll.map('pids').update(positiveInt(pid, 'pid'), 1);
+      if (cgroup) {
+        // The map keeps its own reference to the cgroup; the directory fd is only the handle.
+        const fd = openSync(cgroup, 'r');
+        try {
+          const value = new Uint8Array(4);
+          new DataView(value.buffer).setUint32(0, fd, true);
+          coll.map('cgroup').update(0, value);
+        } finally {
+          closeSync(fd);
+        }
+      }
+      const link = attach(coll.program('handle_exit'));
+      try {
+        return new ExitMonitor(coll, link, new RingBuffer(coll.map('events')), decoder, opts.threads ? true : kernelHasGroupDead());
+      } catch (e) {
+        link.close();
+        throw e;
+      }
+    } catch (e) {
+      coll.close();
+      throw e;
     }
   }
-  using link = attach(coll.program('handle_exit'));
-  void link;
-  using ring = new RingBuffer(coll.map('events'));
-  const lostMap = coll.map('lost');
-  const totalLost = () => (lostMap.lookup(0) as bigint[]).reduce((a, b) => a + Number(b), 0);
 
+  /** Records lost so far (the BPF side's per-CPU counter). */
+  totalLost(): number {
+    return (this.coll.map('lost').lookup(0) as bigint[]).reduce((a, b) => a + Number(b), 0);
+  }
+
+  /**
+   * Delivers every exit until `signal` aborts, then what the ring still holds; losses are
+   * checked after each batch (at most every 50 ms) and every second. A handler's
+   * exception ends the run with it.
+   */
+  async run(h: ExitHandlers, signal?: AbortSignal): Promise<void> {
+    if (this.running) throw new TsbpfError('this exit monitor is already running');
+    this.running = true;
+    let stop = () => {};
+    let failed: { error: unknown } | undefined;
+    const stopped = new Promise<void>((resolve) => {
+      stop = resolve;
+      if (signal?.aborted) resolve();
+      signal?.addEventListener('abort', () => resolve(), { once: true });
+    });
+    const guard = (fn: () => void) => {
+      if (failed) return;
+      try {
+        fn();
+      } catch (error) {
+        failed = { error };
+        stop();
+      }
+    };
+    let lastLostCheck = 0;
+    const checkLost = (force: boolean) => {
+      const now = Date.now();
+      if (!force && now - lastLostCheck < 50) return;
+      lastLostCheck = now;
+      const total = this.totalLost();
+      if (total > this.reportedLost) {
+        const count = total - this.reportedLost;
+        this.reportedLost = total;
+        h.lost?.(count, total);
+      }
+    };
+    let pending = false;
+    const endBatch = () => {
+      pending = false;
+      guard(() => {
+        checkLost(false);
+        h.batch?.();
+      });
+    };
+    const visit = (view: DataView, offset: number) => {
+      if (failed) return;
+      guard(() => h.exit(this.decoder.event(view, offset)));
+      if (!pending) {
+        pending = true;
+        queueMicrotask(endBatch);
+      }
+    };
+    // One watch for the whole run; each wake-up drains everything there is.
+    this.ring.listenBatch(visit);
+    const lostTimer = setInterval(() => guard(() => {
+      checkLost(true);
+      h.batch?.();
+    }), 1000);
+    try {
+      await stopped;
+    } finally {
+      clearInterval(lostTimer);
+    }
+    if (!failed) {
+      // What is already in the ring is delivered before the ring is let go, and the final
+      // loss count after it.
+      this.ring.drain(visit);
+      guard(() => {
+        checkLost(true);
+        h.batch?.();
+      });
+    }
+    if (failed) throw failed.error;
+  }
+
+  /** Exits and loss notices as an async iterator of owned values; leaving the loop stops the run. */
+  async *items(signal?: AbortSignal): AsyncGenerator<ExitItem, void, undefined> {
+    const ac = new AbortController();
+    const queue: ExitItem[] = [];
+    let head = 0;
+    let wake: (() => void) | undefined;
+    let end: { error?: unknown } | undefined;
+    const done = this.run(
+      {
+        exit: (e) => void queue.push({ kind: 'exit', ...e }),
+        lost: (count, total) => void queue.push({ kind: 'lost', count, total }),
+        batch: () => wake?.(),
+      },
+      signal ? AbortSignal.any([signal, ac.signal]) : ac.signal,
+    ).then(
+      () => void (end = {}),
+      (error: unknown) => void (end = { error }),
+    ).finally(() => wake?.());
+    try {
+      for (;;) {
+        while (head < queue.length) {
+          const item = queue[head]!;
+          queue[head++] = undefined as unknown as ExitItem;
+          yield item;
+        }
+        queue.length = head = 0;
+        if (end) {
+          if ('error' in end) throw end.error;
+          return;
+        }
+        await new Promise<void>((r) => (wake = r));
+        wake = undefined;
+      }
+    } finally {
+      ac.abort();
+      await done;
+    }
+  }
+
+  close(): void {
+    this.ring.close();
+    this.link.close();
+    this.coll.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}
+
+/**
+ * Every exit the filters let through, and every loss, as an async iterator (typed
+ * ExitItems); ends when `signal` aborts or the loop is left, detaching everything.
+ *
+ *   for await (const e of exitEvents({ failedOnly: true, signal })) if (e.kind === 'exit') console.log(e.pid, e.exitCode);
+ */
+export async function* exitEvents(opts: ExitFilterOptions & { signal?: AbortSignal } = {}): AsyncGenerator<ExitItem, void, undefined> {
+  using monitor = ExitMonitor.open(opts);
+  yield* monitor.items(opts.signal);
+}
+
+/** `tsbpf exitsnoop`: the exits as a table, the seed's table, JSON lines or a summary. */
+export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<ExitsnoopResult> {
+  const out = opts.out ?? process.stdout;
+  const paths = opts.format === 'json' ? new CgroupPaths() : undefined;
+  const format = new ExitFormatter(opts.format ?? 'table', opts.time, paths ? (id) => paths.path(id) : undefined);
+  const summary = opts.summary ? new Summary() : undefined;
+  using monitor = ExitMonitor.open(opts);
+
+  const ac = new AbortController();
   let broken = false;
   const write = (text: string) => {
     if (text && !broken) out.write(text);
   };
   out.on?.('error', () => {
     broken = true; // a closed pipe (| head) ends the run quietly
-    abort();
+    ac.abort();
   });
-
   let events = 0;
-  let reportedLost = 0;
-  let lastLostCheck = 0;
+  let lost = 0;
   const lines: string[] = [];
   const flush = () => {
     write(lines.length ? lines.join('\n') + '\n' : '');
     lines.length = 0;
   };
-  const checkLost = (force: boolean) => {
-    const now = Date.now();
-    if (!force && now - lastLostCheck < 50) return;
-    lastLostCheck = now;
-    const total = totalLost();
-    if (total > reportedLost) {
-      if (!summary) lines.push(format.lost(total - reportedLost, total, now));
-      reportedLost = total;
-    }
-  };
-  const onEvent = (e: ExitEvent) => {
-    events++;
-    if (summary) summary.add(e);
-    else lines.push(format.line(e));
-  };
-  const drain = () => {
-    ring.drain((view, offset) => onEvent(decoder.event(view, offset)));
-    checkLost(false);
-    flush();
-  };
-
-  let abort = () => {};
-  const stopped = new Promise<void>((resolve) => {
-    abort = resolve;
-    if (opts.signal?.aborted) resolve();
-    opts.signal?.addEventListener('abort', () => resolve(), { once: true });
-  });
-
   write(summary ? '' : format.header);
-  opts.onReady?.({ groupDead: opts.threads ? true : kernelHasGroupDead() });
-  // One watch for the whole run; each wake-up drains everything there is.
-  ring.listenBatch((view, offset) => {
-    onEvent(decoder.event(view, offset));
-    if (lines.length === 1) queueMicrotask(() => {
-      checkLost(false);
-      flush();
-    });
-  });
-  const lostTimer = setInterval(() => {
-    checkLost(true);
-    flush();
-  }, 1000);
-  try {
-    await stopped;
-  } finally {
-    clearInterval(lostTimer);
-  }
-  if (!broken) {
-    // What is already in the ring is printed before the ring is let go, and the final
-    // loss count after it.
-    drain();
-    checkLost(true);
-    if (summary) write(opts.format === 'json' ? summary.json(reportedLost) + '\n' : summary.text(reportedLost));
-    flush();
-  }
-  return { events, lost: reportedLost };
+  opts.onReady?.({ groupDead: monitor.groupDead });
+  await monitor.run(
+    {
+      exit: (e) => {
+        events++;
+        if (summary) summary.add(e);
+        else lines.push(format.line(e));
+      },
+      lost: (count, total) => {
+        lost = total;
+        if (!summary) lines.push(format.lost(count, total, Date.now()));
+      },
+      batch: flush,
+    },
+    opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal,
+  );
+  if (summary && !broken) write(opts.format === 'json' ? summary.json(lost) + '\n' : summary.text(lost));
+  flush();
+  return { events, lost };
 }

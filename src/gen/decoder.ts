@@ -1,0 +1,210 @@
+/**
+ * BTF type -> the JavaScript source of a straight-line decoder: one object literal per
+ * struct, one typed DataView read per member at a constant offset, nested structs inlined,
+ * short ASCII strings read without TextDecoder, enums looked up in a table. The same source
+ * is compiled at run time (compileDecoder, with `new Function`) and written into generated
+ * bindings (tsbpf gen), so the two cannot disagree.
+ *
+ * Values are btf/codec's: integers up to 4 bytes as numbers, 8 and 16 as bigints, bool,
+ * char arrays as strings up to the first NUL, enums by name (or "NAME(value)" as ecli prints
+ * them), pointers as bigints, floats, nested objects and arrays. Generation walks types
+ * to a bounded depth, so a struct that contains itself is a ParseError, not a stack overflow.
+ */
+import { isBoolInt, isCharInt, memberBits, memberKey, readBits, readInt, type Btf } from '../btf/index.js';
+import { BTF_INT_SIGNED } from '../btf/types.js';
+import { ParseError, TsbpfError } from '../errors.js';
+
+export interface DecoderGenOptions {
+  /** Enums as ecli prints them: "NAME(value)", "<UNKNOWN_VARIANT>(value)". Default: the name, else the number. */
+  ecliEnums?: boolean;
+}
+
+/** Generated source: `tables` declarations, then `functions` (each `function NAME(v, o)`); `entry` names the top one. */
+export interface DecoderSource {
+  tables: string[];
+  functions: string[];
+  entry: string;
+}
+
+const MAX_DEPTH = 64;
+/** Arrays up to this many elements are written out element by element; longer ones loop. */
+const UNROLL = 8;
+/** Members and elements one decoder may read: bounds generated code for pathological BTF. */
+const MAX_READS = 1 << 16;
+
+/** The source of a decoder for type `typeId`, named `name`. */
+export function decoderSource(btf: Btf, typeId: number, name = 'decode', opts: DecoderGenOptions = {}): DecoderSource {
+  const g = new Generator(btf, opts);
+  const expr = g.expr(typeId, 'o', 0, name);
+  g.functions.push(`function ${name}(v, o) {\n  return ${expr};\n}`);
+  return { tables: g.tables, functions: g.functions, entry: name };
+}
+
+/** The source of a decoder for a record of typed members at byte offsets (eunomia's custom_members). */
+export function membersDecoderSource(btf: Btf, members: readonly { name: string; offset: number; typeId: number }[], name = 'decode', opts: DecoderGenOptions = {}): DecoderSource {
+  const g = new Generator(btf, opts);
+  const parts = members.map((m) => `${propertyName(m.name)}: ${g.expr(m.typeId, offset('o', m.offset), 1, `${name}.${m.name}`)}`);
+  g.functions.push(`function ${name}(v, o) {\n  return {\n    ${parts.join(',\n    ')},\n  };\n}`);
+  return { tables: g.tables, functions: g.functions, entry: name };
+}
+
+/** The helpers generated code calls (`h.NAME`); pure reads of the view. */
+export const decoderHelpers = {
+  /** A char[n] at o: text up to the first NUL; ASCII without TextDecoder. */
+  str(v: DataView, o: number, n: number): string {
+    let s = '';
+    for (let i = 0; i < n; i++) {
+      const c = v.getUint8(o + i);
+      if (c === 0) return s;
+      if (c > 0x7f) return utf8(v, o, n);
+      s += String.fromCharCode(c);
+    }
+    return s;
+  },
+  /** An array of n elements of `size` bytes, each read by `read`. */
+  array(v: DataView, o: number, n: number, size: number, read: (v: DataView, o: number) => unknown): unknown[] {
+    const out = new Array<unknown>(n);
+    for (let i = 0; i < n; i++) out[i] = read(v, o + i * size);
+    return out;
+  },
+  int(v: DataView, o: number, size: number, signed: boolean): number | bigint {
+    return readInt(v, o, size, signed);
+  },
+  bits(v: DataView, o: number, bitOffset: number, bits: number, signed: boolean): number | bigint {
+    return readBits(v, o, bitOffset, bits, signed, bits > 53, 'bitfield');
+  },
+  enumName(names: Map<number | bigint, string>, raw: number | bigint): string | number | bigint {
+    return names.get(raw) ?? raw;
+  },
+  ecliEnum(names: Map<number | bigint, string>, raw: number | bigint): string {
+    return `${names.get(raw) ?? '<UNKNOWN_VARIANT>'}(${raw})`;
+  },
+};
+
+const utf8Decoder = new TextDecoder('utf-8');
+function utf8(v: DataView, o: number, n: number): string {
+  const bytes = new Uint8Array(v.buffer, v.byteOffset + o, n);
+  const end = bytes.indexOf(0);
+  return utf8Decoder.decode(end < 0 ? bytes : bytes.subarray(0, end));
+}
+
+class Generator {
+  readonly tables: string[] = [];
+  readonly functions: string[] = [];
+  private reads = 0;
+  private readonly enums = new Map<number, string>();
+  private readonly elems = new Map<number, string>();
+
+  constructor(private readonly btf: Btf, private readonly opts: DecoderGenOptions) {}
+
+  /** The expression of the value of `typeId` at offset expression `at`. */
+  expr(typeId: number, at: string, depth: number, path: string): string {
+    if (depth > MAX_DEPTH) throw new ParseError('BTF', `${path}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+    if (++this.reads > MAX_READS) throw new TsbpfError(`${path}: more than ${MAX_READS} members and elements to decode: too large for one decoder`);
+    const btf = this.btf;
+    const id = btf.resolve(typeId);
+    const t = btf.type(id);
+    switch (t.kind) {
+      case 'int': {
+        const signed = (t.encoding & BTF_INT_SIGNED) !== 0;
+        if (t.bits !== t.size * 8 || t.bitOffset) return `h.bits(v, ${at}, ${t.bitOffset}, ${t.bits}, ${signed})`;
+        if (isBoolInt(btf, id)) return `v.getUint8(${at}) !== 0`;
+        return intRead(t.size, signed, at);
+      }
+      case 'ptr':
+        return `v.getBigUint64(${at}, true)`;
+      case 'float':
+        return t.size === 4 ? `v.getFloat32(${at}, true)` : t.size === 8 ? `v.getFloat64(${at}, true)` : 'null';
+      case 'enum':
+      case 'enum64': {
+        const table = this.enumTable(id);
+        const raw = intRead(t.size, t.signed, at);
+        return this.opts.ecliEnums ? `h.ecliEnum(${table}, ${raw})` : `h.enumName(${table}, ${raw})`;
+      }
+      case 'array': {
+        if (isCharInt(btf, t.type)) return `h.str(v, ${at}, ${t.nelems})`;
+        const size = btf.size(t.type);
+        if (t.nelems <= UNROLL) {
+          const items: string[] = [];
+          for (let i = 0; i < t.nelems; i++) items.push(this.expr(t.type, offset(at, i * size), depth + 1, `${path}[${i}]`));
+          return `[${items.join(', ')}]`;
+        }
+        return `h.array(v, ${at}, ${t.nelems}, ${size}, ${this.elementFunction(t.type, depth, path)})`;
+      }
+      case 'struct':
+      case 'union': {
+        const parts = t.members.map((m, i) => {
+          const key = memberKey(m, i);
+          const where = `${path}.${key}`;
+          const bits = memberBits(btf, m, where);
+          const value = bits
+            ? `h.bits(v, ${at}, ${m.bitOffset + bits.shift}, ${bits.size}, ${bits.signed})`
+            : this.expr(m.type, offset(at, m.bitOffset / 8), depth + 1, where);
+          return `${propertyName(key)}: ${value}`;
+        });
+        if (!parts.length) return '{}';
+        const pad = '  '.repeat(depth + 2);
+        return `{\n${pad}${parts.join(`,\n${pad}`)},\n${'  '.repeat(depth + 1)}}`;
+      }
+      default:
+        return 'null';
+    }
+  }
+
+  private enumTable(id: number): string {
+    let name = this.enums.get(id);
+    if (name) return name;
+    const t = this.btf.type(id);
+    if (t.kind !== 'enum' && t.kind !== 'enum64') throw new TsbpfError(`type ${id} is not an enum`);
+    name = `E${id}`;
+    this.enums.set(id, name);
+    const big = t.kind === 'enum64' || t.size === 8;
+    const seen = new Set<string>();
+    const entries: string[] = [];
+    for (const e of t.values) {
+      const key = String(e.value);
+      if (seen.has(key)) continue; // the first name of a value, as the codec answers
+      seen.add(key);
+      entries.push(`[${big ? `${key}n` : key}, ${JSON.stringify(e.name)}]`);
+    }
+    this.tables.push(`const ${name} = new Map([${entries.join(', ')}]);`);
+    return name;
+  }
+
+  /** A named function that reads one element of an array of `typeId`, for the loop helper. */
+  private elementFunction(typeId: number, depth: number, path: string): string {
+    const id = this.btf.resolve(typeId);
+    let name = this.elems.get(id);
+    if (name) return name;
+    name = `a${id}`;
+    this.elems.set(id, name);
+    this.functions.push(`function ${name}(v, o) {\n  return ${this.expr(typeId, 'o', depth + 1, `${path}[]`)};\n}`);
+    return name;
+  }
+}
+
+function intRead(size: number, signed: boolean, at: string): string {
+  switch (size) {
+    case 1: return signed ? `v.getInt8(${at})` : `v.getUint8(${at})`;
+    case 2: return `v.get${signed ? 'Int16' : 'Uint16'}(${at}, true)`;
+    case 4: return `v.get${signed ? 'Int32' : 'Uint32'}(${at}, true)`;
+    case 8: return `v.get${signed ? 'BigInt64' : 'BigUint64'}(${at}, true)`;
+    default: return `h.int(v, ${at}, ${size}, ${signed})`;
+  }
+}
+
+function offset(at: string, n: number): string {
+  if (!n) return at;
+  const m = /^o \+ (\d+)$/.exec(at);
+  return m ? `o + ${Number(m[1]) + n}` : at === 'o' ? `o + ${n}` : `${at} + ${n}`;
+}
+
+function propertyName(key: string): string {
+  return /^[A-Za-z_$][\w$]*$/.test(key) ? key : JSON.stringify(key);
+}
+
+/** Compiles generated source into the decoder function (the run-time path of the generator). */
+export function compileSource(src: DecoderSource): (v: DataView, o: number) => unknown {
+  const body = `${src.tables.join('\n')}\n${src.functions.join('\n')}\nreturn ${src.entry};`;
+  return new Function('h', body)(decoderHelpers) as (v: DataView, o: number) => unknown;
+}
