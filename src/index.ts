@@ -25,3 +25,6 @@ export { readPackage, writePackage, PackageError, type Package, type EunomiaPack
 export { build, CompileError, type BuildOptions, type BuildResult } from './build/index.js';
 export { Runner, runnableFrom, type Runnable, type RunnerOptions, type RunMode, type RunItem, type RunHandlers, type RecordRef, type ExportedEvent, type EventType } from './runner/index.js';
 export { exitEvents, ExitMonitor, type ExitEvent, type ExitItem, type ExitFilterOptions } from './tools/exitsnoop/index.js';
+export { EventStream, type RecordDecoder } from './ringbuf/stream.js';
+export { decoderHelpers } from './gen/decoder.js';
+export { generateTypeScript, type GenOptions } from './gen/ts.js';

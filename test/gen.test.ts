@@ -4,12 +4,18 @@
  * both, deep-equal; and the generated source is straight-line (no per-field closures).
  */
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { test } from 'node:test';
 import { Btf, decodeValue, kernelBtf, StringTable, type Member } from '../src/btf/index.js';
 import { compileDecoder, compileMembersDecoder } from '../src/decode/index.js';
 import { ParseError } from '../src/errors.js';
 import { decoderSource } from '../src/gen/decoder.js';
+import { ROOT } from './paths.js';
 import { mulberry32 } from './prng.js';
+import { tsbpf } from './tsbpf-cli.js';
 
 test('generated decoders give the codec\'s values for every kernel struct and union up to 4 KiB, from random bytes', () => {
   const btf = kernelBtf();
@@ -45,7 +51,7 @@ test('generated code is straight-line: one literal per struct, typed reads at co
   assert.doesNotMatch(code, /=>/, 'no closures');
   // A big struct compiles too, with its enums as tables and its long arrays as loops.
   const big = decoderSource(btf, id, 'decode_task');
-  assert.ok(big.tables.some((t) => /^const E\d+ = new Map\(\[/.test(t)));
+  assert.ok(big.tables.some((t) => /^const \$E\d+ = new Map\(\[/.test(t)));
   assert.ok(big.functions.length > 1);
 });
 
@@ -64,4 +70,70 @@ test('a struct that contains itself is a ParseError, not a stack overflow', () =
   const loop = btf.add({ kind: 'struct', name: 'loop', size: 8, kflag: false, members: [{ name: 'again', type: 0, bitOffset: 0, bitfieldSize: 0 }] });
   (btf.types[loop] as { members: Member[] }).members[0]!.type = loop;
   assert.throws(() => compileDecoder(btf, loop), (e: unknown) => e instanceof ParseError && /nest deeper than 64/.test(e.message));
+});
+
+/** The committed bindings and what each is generated from (`tsbpf gen FILE -o examples/gen/NAME.ts`). */
+const EXAMPLES: [string, string, ...string[]][] = [
+  ['maps', 'testdata/maps.bpf.o'],
+  ['globals', 'testdata/globals.bpf.o'],
+  ['tracepoint', 'testdata/tracepoint.bpf.o'],
+  ['exitsnoop', 'tools/exitsnoop/exitsnoop.bpf.o'],
+  // exitsnoop's own bindings, which it decodes its records with.
+  ['../../src/tools/exitsnoop/bindings', 'tools/exitsnoop/exitsnoop.bpf.o', '--import', '../../gen/runtime.js'],
+];
+
+test('tsbpf gen regenerates the committed bindings byte for byte (deterministic output)', () => {
+  for (const [name, object, ...flags] of EXAMPLES) {
+    const r = tsbpf(['gen', join(ROOT, object), ...flags]);
+    assert.equal(r.status, 0, r.stderr);
+    assert.equal(r.stdout, readFileSync(join(ROOT, 'examples', 'gen', `${name}.ts`), 'utf8'), `examples/gen/${name}.ts is stale: tsbpf gen ${object} -o examples/gen/${name}.ts`);
+  }
+});
+
+test('bindings type-check: consumer code compiles with tsc --strict, and every @ts-expect-error line is an error without its directive', () => {
+  const dir = join(ROOT, 'examples', 'gen');
+  const tsc = join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  const ok = spawnSync(process.execPath, [tsc, '-p', join(dir, 'tsconfig.json'), '--noUnusedLocals'], { encoding: 'utf8' });
+  assert.equal(ok.status, 0, ok.stdout + ok.stderr);
+  // The same files with the directives removed: exactly the lines after them fail.
+  const check = mkdtempSync(join(dir, '.check-'));
+  try {
+    const expected: string[] = [];
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts') || x === 'tsconfig.json')) {
+      const text = readFileSync(join(dir, f), 'utf8');
+      const lines = text.split('\n');
+      const kept: string[] = [];
+      for (const l of lines) {
+        if (/^\s*\/\/ @ts-expect-error/.test(l)) expected.push(`${f}:${kept.length + 1}`);
+        else kept.push(l);
+      }
+      writeFileSync(join(check, f), kept.join('\n'));
+    }
+    assert.ok(expected.length >= 9, `${expected.length} @ts-expect-error lines`);
+    const bad = spawnSync(process.execPath, [tsc, '-p', join(check, 'tsconfig.json')], { encoding: 'utf8' });
+    assert.notEqual(bad.status, 0);
+    const failed = [...new Set([...bad.stdout.matchAll(/^(?:\S*\/)?([^/\s]+\.ts)\((\d+),\d+\): error/gm)].map((m) => `${m[1]}:${m[2]}`))].sort();
+    assert.deepEqual(failed, expected.sort(), bad.stdout);
+  } finally {
+    rmSync(check, { recursive: true, force: true });
+  }
+});
+
+test('tsbpf gen never replaces a file it did not write, and names a struct it cannot find', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-gen-'));
+  try {
+    const mine = join(dir, 'mine.ts');
+    writeFileSync(mine, 'export const mine = 1;\n');
+    const r = tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '-o', mine]);
+    assert.equal(r.status, 1);
+    assert.equal(r.stderr, `tsbpf: ${mine} exists and was not written by tsbpf gen: not overwriting it; give another file with -o\n`);
+    assert.equal(readFileSync(mine, 'utf8'), 'export const mine = 1;\n');
+    const out = join(dir, 'maps.ts');
+    assert.equal(tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '-o', out]).status, 0);
+    assert.equal(tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '-o', out]).status, 0, 'its own output is replaced');
+    const none = tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '--event', 'nope']);
+    assert.equal(none.stderr, "tsbpf: --event nope: the object's BTF has no struct of that name\n");
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

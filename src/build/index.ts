@@ -14,6 +14,7 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { generateTypeScript, refuseForeignBindings, writeBindings } from '../gen/index.js';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { TsbpfError } from '../errors.js';
@@ -61,6 +62,8 @@ export interface BuildOptions {
   /** Cache for the generated vmlinux.h (default: cacheDir()). */
   cacheDir?: string;
   doc?: PackageDoc;
+  /** Also write typed TypeScript bindings, NAME.ts (tsbpf gen's), beside the package. */
+  ts?: boolean;
 }
 
 export interface BuildResult {
@@ -74,6 +77,8 @@ export interface BuildResult {
   /** BTF ids of the export types in the object's BTF. */
   exportTypeIds: number[];
   vmlinux: VmlinuxHeader;
+  /** NAME.ts, when asked for (BuildOptions.ts). */
+  bindingsPath?: string;
 }
 
 /** process.arch -> the __TARGET_ARCH_ libbpf's bpf_tracing.h expects. */
@@ -116,6 +121,8 @@ export async function build(source: string, header?: string, opts: BuildOptions 
   const skelPath = join(outDir, `${name}.skel.json`);
   const packagePath = join(outDir, 'package.json');
   refuseForeignPackage(packagePath);
+  const bindingsPath = opts.ts ? join(outDir, `${name}.ts`) : undefined;
+  if (bindingsPath) refuseForeignBindings(bindingsPath, 'build elsewhere with -o DIR');
   const arch = targetArch();
   const vmlinux: VmlinuxHeader = opts.vmlinuxDir
     ? { dir: resolve(opts.vmlinuxDir), path: join(resolve(opts.vmlinuxDir), 'vmlinux.h'), source: 'given' }
@@ -160,7 +167,11 @@ export async function build(source: string, header?: string, opts: BuildOptions 
   writeFileSync(skelPath, JSON.stringify(pkg.meta, null, 2) + '\n');
   log(`Packing ebpf object and config into ${displayPath(packagePath)}...`);
   writeFileSync(packagePath, JSON.stringify(pkg, null, 2) + '\n');
-  return { objectPath, skelPath, packagePath, package: pkg, spec, headerStructs: structs, exportTypeIds, vmlinux };
+  if (bindingsPath) {
+    log(`Writing TypeScript bindings into ${displayPath(bindingsPath)}...`);
+    writeBindings(bindingsPath, generateTypeScript(bytes, spec.name, { exportTypeIds, source: basename(objectPath) }));
+  }
+  return { objectPath, skelPath, packagePath, package: pkg, spec, headerStructs: structs, exportTypeIds, vmlinux, bindingsPath };
 }
 
 /**

@@ -15,16 +15,18 @@ export function registerBuild(program: Command): void {
     .option('-o, --output <dir>', "output directory (default: the source's directory)")
     .option('--cflags <flags>', 'extra clang flags, as one string: --cflags "-DDEBUG -Wall"')
     .option('-v, --verbose', 'print each command line it runs')
+    .option('--ts', 'also write typed TypeScript bindings, NAME.ts (as tsbpf gen)')
     .addHelpText(
       'after',
       '\nExamples:\n  tsbpf build exitsnoop.bpf.c exitsnoop.h\n  tsbpf build prog.bpf.c -o out --cflags "-DMAX=10" -v\n\n' +
         'Needs clang and llvm-strip, and libbpf\'s BPF headers: apt-get install clang llvm libbpf-dev',
     )
-    .action(async (source: string, header: string | undefined, opts: { output?: string; cflags?: string; verbose?: boolean }) => {
+    .action(async (source: string, header: string | undefined, opts: { output?: string; cflags?: string; verbose?: boolean; ts?: boolean }) => {
       await build(source, header, {
         outDir: opts.output,
         cflags: opts.cflags !== undefined ? splitFlags(opts.cflags) : [],
         verbose: opts.verbose,
+        ts: opts.ts,
         log: (line) => process.stderr.write(line + '\n'),
       });
     });

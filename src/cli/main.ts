@@ -11,6 +11,7 @@ import { registerBuild } from './build.js';
 import { registerBtfCommand } from './btf.js';
 import { checkCommand } from './check.js';
 import { registerExitsnoop } from './exitsnoop.js';
+import { registerGen } from './gen.js';
 import { addMapSize, type MapSizes } from '../runner/index.js';
 import { runCommand } from './run-command.js';
 
@@ -24,6 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   let status = 0;
   registerBuild(program);
   registerBtfCommand(program);
+  registerGen(program);
   program
     .command('check')
     .description('load every program of a BPF object into the kernel (without attaching), report what the verifier says, unload')

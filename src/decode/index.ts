@@ -18,7 +18,8 @@ export { stackText, type StackTextSample } from './stack-text.js';
 import { cell, toJson } from './value-text.js';
 
 export type Decoded = Record<string, unknown>;
-export type Decoder = (view: DataView, offset: number) => Decoded;
+/** A record -> its value; `T` is what it returns (generated decoders are typed). */
+export type Decoder<T = Decoded> = (view: DataView, offset: number) => T;
 
 export interface Field {
   name: string;

@@ -156,7 +156,7 @@ class Generator {
     if (name) return name;
     const t = this.btf.type(id);
     if (t.kind !== 'enum' && t.kind !== 'enum64') throw new TsbpfError(`type ${id} is not an enum`);
-    name = `E${id}`;
+    name = `$E${id}`;
     this.enums.set(id, name);
     const big = t.kind === 'enum64' || t.size === 8;
     const seen = new Set<string>();
@@ -176,7 +176,7 @@ class Generator {
     const id = this.btf.resolve(typeId);
     let name = this.elems.get(id);
     if (name) return name;
-    name = `a${id}`;
+    name = `$a${id}`;
     this.elems.set(id, name);
     this.functions.push(`function ${name}(v, o) {\n  return ${this.expr(typeId, 'o', depth + 1, `${path}[]`)};\n}`);
     return name;

@@ -172,10 +172,11 @@ export class Collection {
     }
   }
 
-  map(name: string): BpfMap {
+  /** The map `name`; `K` and `V` type its keys and values (the caller vouches for them, as generated bindings do). */
+  map<K = unknown, V = unknown>(name: string): BpfMap<K, V> {
     const m = this.maps.get(name);
     if (!m) throw new TsbpfError(`no map named ${name}; maps: ${[...this.maps.keys()].join(', ') || 'none'}`);
-    return m;
+    return m as BpfMap<K, V>;
   }
 
   program(name: string): Program {
@@ -184,10 +185,11 @@ export class Collection {
     return p;
   }
 
-  variable(name: string): Variable {
+  /** The global variable `name`, its value typed `T` (as generated bindings give it). */
+  variable<T = unknown>(name: string): Variable<T> {
     const v = this.variables.get(name);
     if (!v) throw new TsbpfError(`no global variable named ${name}; variables: ${[...this.variables.keys()].join(', ') || 'none'}`);
-    return v;
+    return v as Variable<T>;
   }
 
   close(): void {
@@ -310,7 +312,7 @@ function reusePinned(sys: Sys, m: MapSpec, btf: Btf, path: string): BpfMap | und
  * A global variable of the loaded object, read and written through the mmap'd data
  * map, so reads see what BPF programs wrote and writes reach them at once.
  */
-export class Variable {
+export class Variable<T = unknown> {
   constructor(
     readonly spec: VariableSpec,
     readonly map: BpfMap,
@@ -329,11 +331,11 @@ export class Variable {
     return new Uint8Array(this.map.memory(!this.readonly), this.spec.offset, this.spec.size);
   }
 
-  get(): unknown {
-    return decodeValue(this.btf, this.spec.typeId, new DataView(this.map.memory(!this.readonly), this.spec.offset, this.spec.size));
+  get(): T {
+    return decodeValue(this.btf, this.spec.typeId, new DataView(this.map.memory(!this.readonly), this.spec.offset, this.spec.size)) as T;
   }
 
-  set(value: unknown): void {
+  set(value: T): void {
     if (this.readonly) {
       throw new TsbpfError(`${this.name} is in ${this.spec.section}, which is frozen after load: set it on the spec before loading (setGlobal)`);
     }

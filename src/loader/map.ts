@@ -91,7 +91,11 @@ export function kernelObjectName(name: string): string {
   return name.replace(/[^A-Za-z0-9_.]/g, '_').slice(0, C.BPF_OBJ_NAME_LEN - 1);
 }
 
-export class BpfMap {
+/**
+ * A loaded map. `K` and `V` are the JS types of its keys and values (generated bindings
+ * give them; untyped use leaves them unknown); raw Uint8Array keys and values always work.
+ */
+export class BpfMap<K = unknown, V = unknown> {
   private closed = false;
   private readonly pins = new PinState();
   private mapping?: Mapping;
@@ -202,9 +206,9 @@ export class BpfMap {
   }
 
   /** The value for `key`, or undefined when absent. Per-CPU maps give one value per CPU. */
-  lookup(key: unknown): unknown {
+  lookup(key: K | Uint8Array): V | undefined {
     const raw = this.lookupBytes(this.encodeKey(key));
-    return raw === undefined ? undefined : this.decodeValue(raw);
+    return raw === undefined ? undefined : (this.decodeValue(raw) as V);
   }
 
   /** Raw lookup: a copy of the value bytes (all CPUs for per-CPU maps). */
@@ -213,27 +217,27 @@ export class BpfMap {
     return this.sys.mapLookupElem(this.fd, key, this.valueBuf) ? this.valueBuf.slice() : undefined;
   }
 
-  update(key: unknown, value: unknown, flags: bigint = BigInt(C.BPF_ANY)): void {
+  update(key: K | Uint8Array, value: V | Uint8Array, flags: bigint = BigInt(C.BPF_ANY)): void {
     this.live();
     this.sys.mapUpdateElem(this.fd, this.encodeKey(key), this.encodeValue(value), flags);
   }
 
   /** False when the key was absent. */
-  delete(key: unknown): boolean {
+  delete(key: K | Uint8Array): boolean {
     this.live();
     return this.sys.mapDeleteElem(this.fd, this.encodeKey(key));
   }
 
   /** Keys in the kernel's iteration order (decoded when the key type is known). */
-  *keys(): Generator<unknown> {
-    for (const k of this.rawKeys()) yield this.decodeKey(k);
+  *keys(): Generator<K> {
+    for (const k of this.rawKeys()) yield this.decodeKey(k) as K;
   }
 
-  *entries(): Generator<[unknown, unknown]> {
+  *entries(): Generator<[K, V]> {
     for (const k of this.rawKeys()) {
       const v = this.lookupBytes(k);
       // A key deleted between next-key and lookup is simply skipped.
-      if (v !== undefined) yield [this.decodeKey(k), this.decodeValue(v)];
+      if (v !== undefined) yield [this.decodeKey(k) as K, this.decodeValue(v) as V];
     }
   }
 

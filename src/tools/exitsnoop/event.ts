@@ -4,9 +4,12 @@
  * time, the cgroup's path.
  */
 import { constants } from 'node:os';
-import { compileDecoder } from '../../decode/index.js';
 import type { Btf } from '../../btf/index.js';
 import { TsbpfError } from '../../errors.js';
+import { decodeEvent } from './bindings.js';
+
+/** sizeof(struct event) in tools/exitsnoop/exitsnoop.h, as the bindings decode it. */
+const EVENT_SIZE = 64;
 
 export interface ExitEvent {
   /** Wall-clock time of the exit, ms since the epoch (from the kernel's timestamp). */
@@ -47,26 +50,22 @@ export function signalName(n: number): string {
 }
 
 /**
- * Decodes records of `struct event` into ExitEvents. `monoToWallMs` turns the record's
+ * Decodes records of `struct event` into ExitEvents, with the generated decoder of the
+ * shipped object (bindings.ts: typed, no casts). `monoToWallMs` turns the record's
  * CLOCK_MONOTONIC nanoseconds into wall-clock ms.
  */
 export class EventDecoder {
-  private readonly decode: ReturnType<typeof compileDecoder>['decode'];
   readonly size: number;
 
   constructor(btf: Btf, private readonly monoToWallMs: (ns: bigint) => number) {
     const id = btf.idByName('event', 'struct');
     if (id === undefined) throw new TsbpfError('exitsnoop object: no struct event in its BTF');
-    const { decode, size } = compileDecoder(btf, id);
-    this.decode = decode;
-    this.size = size;
+    this.size = btf.size(id);
+    if (this.size !== EVENT_SIZE) throw new TsbpfError(`exitsnoop object: struct event is ${this.size} bytes, its bindings ${EVENT_SIZE}: regenerate src/tools/exitsnoop/bindings.ts`);
   }
 
   event(view: DataView, offset: number): ExitEvent {
-    const r = this.decode(view, offset) as {
-      ts_ns: bigint; duration_ns: bigint; cgroup_id: bigint; pid: number; tid: number; ppid: number;
-      ns_pid: number; uid: number; status: number; comm: string;
-    };
+    const r = decodeEvent(view, offset);
     const signal = r.status & 0x7f;
     return {
       timeMs: this.monoToWallMs(r.ts_ns),
