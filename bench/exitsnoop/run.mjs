@@ -36,6 +36,9 @@
 //                prints just before it attaches; it goes to stdout, so the file is watched)
 //   drain_s      from the end of the loops until the last of their exits reached the file
 //                (how far behind the monitor was; 20 ms resolution)
+//   latency_*_ms exit-to-output on a quiet machine, after the load: 20 lone exits, each
+//                from this process's SIGCHLD to its line in the file (1 ms polling):
+//                median and max (tsbpf batches wake-ups: --batch-ms bounds it)
 // After the loops end the bench reads the file as it grows until every child's exit is in
 // it (or none came for 2 s), reads the monitor's CPU time, then sends SIGINT; the monitor
 // must exit 0. On a 2-CPU machine the monitor competes with the two loops for CPU: that
@@ -102,6 +105,7 @@ function countLine(m, line, pids, tally) {
   }
   const e = m.parse(line);
   if (!e) return;
+  if (e.pid === tally.watch) tally.seen = true;
   tally.lines++;
   if (!pids.has(e.ppid) || e.comm !== COMM) return;
   tally.captured++;
@@ -221,6 +225,7 @@ async function runScenario(m, bins, o, dir, rep) {
   const drain = Math.max(0, (lastCapture - tEnd) / 1e3);
   const cpu = cpuSeconds(mon.child.pid);
   if (mon.exited()) die(`${m.name} exited early (${JSON.stringify(mon.exited())}):\n${mon.stderr()}`);
+  const latency = await exitLatency(m, reader, tally);
   mon.child.kill('SIGINT');
   const killer = setTimeout(() => mon.child.kill('SIGKILL'), 15_000);
   const st = await mon.exit;
@@ -241,7 +246,33 @@ async function runScenario(m, bins, o, dir, rep) {
     startup_s: mon.startup,
     startup_cpu_s: cpuReady,
     drain_s: drain,
+    latency_median_ms: median(latency),
+    latency_max_ms: Math.max(...latency),
   };
+}
+
+/**
+ * Exit-to-output latency on a quiet machine: LATENCY_SAMPLES lone exits, each timed from
+ * the moment this process sees its child end (SIGCHLD, just after the kernel's exit) to the
+ * moment its line is in the monitor's file (polled every millisecond).
+ */
+const LATENCY_SAMPLES = 20;
+async function exitLatency(m, reader, tally) {
+  const out = [];
+  for (let i = 0; i < LATENCY_SAMPLES; i++) {
+    const p = spawn('/bin/true');
+    await new Promise((r) => p.on('exit', r));
+    const t0 = performance.now();
+    tally.watch = p.pid;
+    tally.seen = false;
+    while (!tally.seen && performance.now() - t0 < 2000) {
+      reader.poll();
+      if (!tally.seen) await sleep(1);
+    }
+    out.push(Math.max(0, performance.now() - t0));
+    await sleep(20);
+  }
+  return out;
 }
 
 async function main() {
@@ -282,7 +313,7 @@ async function main() {
       if (name !== 'none') {
         line += `  captured ${r.captured}/${r.forked}${r.wrong_exit_code ? ` (${r.wrong_exit_code} wrong exit codes)` : ''}` +
           `${r.lost_reported ? `, ${r.lost_reported} reported lost` : ''}  cpu ${r.cpu_s.toFixed(2)} s` +
-          `  start-up ${r.startup_s.toFixed(3)} s  drain ${r.drain_s.toFixed(2)} s`;
+          `  start-up ${r.startup_s.toFixed(3)} s  drain ${r.drain_s.toFixed(2)} s  latency ${r.latency_median_ms.toFixed(1)}/${r.latency_max_ms.toFixed(1)} ms`;
       }
       console.log(line);
     }
@@ -291,7 +322,7 @@ async function main() {
   const baseline = median(runs.none.map((r) => r.forks_per_s));
   const summary = {};
   console.log(`\nbaseline (no monitor): ${si(baseline)} forks/s (median of ${runs.none.length} runs)`);
-  console.log('monitor    captured (of forked)      CPU s / 10k exits   fork slowdown   start-up   drain after load');
+  console.log('monitor    captured (of forked)      CPU s / 10k exits   fork slowdown   start-up   drain after load   exit-to-output ms (median/max)');
   for (const name of o.only.filter((n) => n !== 'none')) {
     const rs = runs[name];
     const captured = rs.reduce((s, r) => s + r.captured, 0);
@@ -309,10 +340,12 @@ async function main() {
       startup_s: round(median(rs.map((r) => r.startup_s))),
       startup_cpu_s: round(median(rs.map((r) => r.startup_cpu_s))),
       drain_s: round(median(rs.map((r) => r.drain_s)), 2),
+      latency_median_ms: round(median(rs.map((r) => r.latency_median_ms)), 2),
+      latency_max_ms: round(Math.max(...rs.map((r) => r.latency_max_ms)), 2),
     };
     summary[name] = s;
     console.log(`${name.padEnd(10)} ${`${captured}/${forked} (${(100 * captured / forked).toFixed(2)}%)`.padEnd(25)} ${s.cpu_per_10k.toFixed(3).padStart(8)}            ` +
-      `${s.slowdown.toFixed(3)}x          ${s.startup_s.toFixed(3)} s    ${s.drain_s.toFixed(2)} s`);
+      `${s.slowdown.toFixed(3)}x          ${s.startup_s.toFixed(3)} s    ${s.drain_s.toFixed(2)} s             ${s.latency_median_ms.toFixed(1)} / ${s.latency_max_ms.toFixed(1)}`);
   }
   const t = summary.tsbpf;
   const c = summary.c;

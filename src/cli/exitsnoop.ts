@@ -3,7 +3,7 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { DEFAULT_RINGBUF_SIZE, exitsnoop, type ExitsnoopOptions, type OutputFormat } from '../tools/exitsnoop/index.js';
+import { DEFAULT_BATCH_MS, DEFAULT_RINGBUF_SIZE, exitsnoop, type ExitsnoopOptions, type OutputFormat } from '../tools/exitsnoop/index.js';
 import { BTF_OPTION_HELP } from './main.js';
 import { untilStopped } from './stop.js';
 
@@ -62,6 +62,7 @@ export function registerExitsnoop(program: Command): void {
     .option('--summary', 'print no events; when the run ends, print exits by name and reason, failures, losses and a lifetime histogram')
     .option('--duration <duration>', 'stop after this long (default: until Ctrl-C)', durationNs)
     .option('--ringbuf-size <bytes>', `ring buffer size, a power of two (default ${DEFAULT_RINGBUF_SIZE >> 20}M)`, sizeArg)
+    .option('--batch-ms <ms>', `the longest an exit waits in the ring: wake-ups are batched to this (default ${DEFAULT_BATCH_MS}; 0: one per exit)`, batchArg)
     .option('--btf <file>', BTF_OPTION_HELP)
     .addHelpText('after', HELP)
     .action(async (o: CliOptions) => {
@@ -94,6 +95,7 @@ interface CliOptions {
   summary?: boolean;
   duration?: bigint;
   ringbufSize?: number;
+  batchMs?: number;
   btf?: string;
 }
 
@@ -110,6 +112,7 @@ function toOptions(o: CliOptions): ExitsnoopOptions {
     failedOnly: o.failed,
     minAgeNs: o.minAge,
     ringbufSize: o.ringbufSize,
+    batchMs: o.batchMs,
     summary: o.summary,
     btf: o.btf,
   };
@@ -168,6 +171,12 @@ export function durationNs(text: string): bigint {
 }
 
 /** "4096", "256K", "4M", "1G" (powers of 1024). */
+function batchArg(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n > 10_000) throw new InvalidArgumentError(`"${text}" is not a whole number of ms from 0 to 10000`);
+  return n;
+}
+
 export function sizeArg(text: string): number {
   const m = /^(\d+)\s*([KMG])?i?B?$/i.exec(text.trim());
   if (!m) throw new InvalidArgumentError(`"${text}" is not a size (examples: 65536, 256K, 4M)`);

@@ -39,6 +39,8 @@ export class RingBuffer {
   private closed = false;
   /** The readiness watch, while something waits or listens. */
   private watch?: FdWatch;
+  /** The drain timer of listenBatch's intervalMs. */
+  private timer?: NodeJS.Timeout;
   private onReady?: () => void;
   /** Ends a pending wait(); close() calls it too. */
   private endWait?: () => void;
@@ -125,17 +127,27 @@ export class RingBuffer {
     this.listenBatch((_, offset, length) => onRecord(this.bytes.subarray(offset, offset + length)));
   }
 
-  /** Continuous batch form: `visit` gets every record without allocation. */
-  listenBatch(visit: RecordVisitor): void {
+  /**
+   * Continuous batch form: `visit` gets every record without allocation. With
+   * `intervalMs`, the ring is also drained on that timer: for producers that skip most
+   * wake-ups (BPF_RB_NO_WAKEUP), so that no record waits longer than that.
+   */
+  listenBatch(visit: RecordVisitor, opts: { intervalMs?: number } = {}): void {
     this.live();
     if (this.onReady) throw new TsbpfError(`ring buffer ${this.map.name} already has a reader`);
     this.startWatch(() => this.drain(visit));
+    if (opts.intervalMs) {
+      this.timer = setInterval(() => {
+        if (!this.closed && this.available()) this.drain(visit);
+      }, opts.intervalMs);
+    }
     this.drain(visit);
   }
 
   /** Lets the process exit even while listening (the watch no longer holds the loop). */
   unref(): void {
     this.watch?.unref();
+    this.timer?.unref();
   }
 
   /** True when a complete record waits at the consumer position. */
@@ -230,6 +242,8 @@ export class RingBuffer {
   }
 
   private stopWatch(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
     this.watch?.close();
     this.watch = undefined;
     this.onReady = undefined;

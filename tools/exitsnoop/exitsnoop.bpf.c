@@ -36,6 +36,9 @@ const volatile char targ_comm[TASK_COMM_LEN] = {};
 const volatile bool filter_cgroup = false;	/* only tasks under the cgroup in `cgroup` */
 const volatile bool failed_only = false;	/* non-zero exit code or any signal */
 const volatile unsigned long long min_age_ns = 0;
+/* Wake the reader only once this many bytes wait (it also drains on a short timer);
+ * 0: wake it for every record the kernel would (the default). */
+const volatile unsigned long long wakeup_bytes = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -157,6 +160,10 @@ int handle_exit(struct trace_event_raw_sched_process_exit *ctx)
 	e->uid = (u32)bpf_get_current_uid_gid();
 	e->status = status;
 	__builtin_memcpy(e->comm, comm, sizeof(comm));
-	bpf_ringbuf_submit(e, 0);
+	if (wakeup_bytes)
+		bpf_ringbuf_submit(e, bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ?
+					      BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP);
+	else
+		bpf_ringbuf_submit(e, 0);
 	return 0;
 }

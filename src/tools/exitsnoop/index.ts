@@ -27,6 +27,9 @@ export { cgroup2Mount, cgroupDir } from './cgroup.js';
 
 export const EXITSNOOP_OBJECT = fileURLToPath(new URL('../../../../tools/exitsnoop/exitsnoop.bpf.o', import.meta.url));
 
+/** How long an exit may wait in the ring before the reader drains it (ExitFilterOptions.batchMs). */
+export const DEFAULT_BATCH_MS = 10;
+
 /** The ring's default size: room for about 45,000 exits before user space must read. */
 export const DEFAULT_RINGBUF_SIZE = 4 << 20;
 const PAGE_SIZE = 4096;
@@ -52,6 +55,12 @@ export interface ExitFilterOptions {
   minAgeNs?: bigint;
   /** Ring buffer bytes: a power of two, at least a page. */
   ringbufSize?: number;
+  /**
+   * Batched wake-ups: the BPF side wakes the reader only once a quarter of the ring waits,
+   * and the reader drains every `batchMs` ms, so that one exit costs no wake-up of its own
+   * and none waits longer than that. 0: a wake-up per record. Default DEFAULT_BATCH_MS.
+   */
+  batchMs?: number;
   /** The kernel's BTF as a file (kernels without /sys/kernel/btf/vmlinux): CO-RE against it. */
   btf?: string;
 }
@@ -97,6 +106,9 @@ export function configure(spec: ObjectSpec, o: ExitFilterOptions): void {
     throw new TsbpfError(`ring buffer size ${size} must be a power of two from ${PAGE_SIZE} to 1 GiB`);
   }
   spec.maps.find((m) => m.name === 'events')!.maxEntries = size;
+  const batchMs = o.batchMs ?? DEFAULT_BATCH_MS;
+  if (!Number.isFinite(batchMs) || batchMs < 0 || batchMs > 10_000) throw new TsbpfError(`batch interval ${batchMs} ms must be from 0 to 10000`);
+  if (batchMs > 0) setGlobal(spec, 'wakeup_bytes', BigInt(size / 4));
 }
 
 function positiveInt(n: number, what: string): number {
@@ -140,7 +152,10 @@ export class ExitMonitor implements Disposable {
   private reportedLost = 0;
   private running = false;
 
-  private constructor(coll: Collection, link: Link, ring: RingBuffer, decoder: EventDecoder, groupDead: boolean) {
+  private readonly batchMs: number;
+
+  private constructor(coll: Collection, link: Link, ring: RingBuffer, decoder: EventDecoder, groupDead: boolean, batchMs: number) {
+    this.batchMs = batchMs;
     this.coll = coll;
     this.link = link;
     this.ring = ring;
@@ -170,7 +185,7 @@ export class ExitMonitor implements Disposable {
       }
       const link = attach(coll.program('handle_exit'));
       try {
-        return new ExitMonitor(coll, link, new RingBuffer(coll.map('events')), decoder, opts.threads ? true : kernelHasGroupDead());
+        return new ExitMonitor(coll, link, new RingBuffer(coll.map('events')), decoder, opts.threads ? true : kernelHasGroupDead(), opts.batchMs ?? DEFAULT_BATCH_MS);
       } catch (e) {
         link.close();
         throw e;
@@ -239,7 +254,7 @@ export class ExitMonitor implements Disposable {
       }
     };
     // One watch for the whole run; each wake-up drains everything there is.
-    this.ring.listenBatch(visit);
+    this.ring.listenBatch(visit, { intervalMs: this.batchMs });
     const lostTimer = setInterval(() => guard(() => {
       checkLost(true);
       h.batch?.();
