@@ -61,6 +61,31 @@ export const decoderHelpers = {
     }
     return s;
   },
+  /**
+   * A short char[n] (n a multiple of 4, at most 32: comm, task names) through a small cache:
+   * names repeat, and comparing n/4 words costs less than building the string again.
+   */
+  strc(v: DataView, o: number, n: number): string {
+    let hash = 0;
+    for (let i = 0; i < n; i += 4) {
+      const w = v.getUint32(o + i, true);
+      WORDS[i >> 2] = w;
+      hash = Math.imul(hash ^ w, 0x9e3779b1);
+    }
+    const slot = (hash >>> 22) & (STR_CACHE - 1);
+    const base = slot * 9;
+    const nw = n >> 2;
+    if (CACHE_KEYS[base] === n) {
+      let same = true;
+      for (let i = 0; i < nw; i++) if (CACHE_KEYS[base + 1 + i] !== WORDS[i]) { same = false; break; }
+      if (same) return CACHE_STRS[slot]!;
+    }
+    const s = decoderHelpers.str(v, o, n);
+    CACHE_KEYS[base] = n;
+    for (let i = 0; i < nw; i++) CACHE_KEYS[base + 1 + i] = WORDS[i]!;
+    CACHE_STRS[slot] = s;
+    return s;
+  },
   /** An array of n elements of `size` bytes, each read by `read`. */
   array(v: DataView, o: number, n: number, size: number, read: (v: DataView, o: number) => unknown): unknown[] {
     const out = new Array<unknown>(n);
@@ -80,6 +105,12 @@ export const decoderHelpers = {
     return `${names.get(raw) ?? '<UNKNOWN_VARIANT>'}(${raw})`;
   },
 };
+
+/** strc's cache: per slot the length and up to 8 words of the bytes, and the string. */
+const STR_CACHE = 1024;
+const CACHE_KEYS = new Uint32Array(STR_CACHE * 9);
+const CACHE_STRS: (string | undefined)[] = new Array<string | undefined>(STR_CACHE);
+const WORDS = new Uint32Array(8);
 
 const utf8Decoder = new TextDecoder('utf-8');
 function utf8(v: DataView, o: number, n: number): string {
@@ -122,7 +153,7 @@ class Generator {
         return this.opts.ecliEnums ? `h.ecliEnum(${table}, ${raw})` : `h.enumName(${table}, ${raw})`;
       }
       case 'array': {
-        if (isCharInt(btf, t.type)) return `h.str(v, ${at}, ${t.nelems})`;
+        if (isCharInt(btf, t.type)) return t.nelems % 4 === 0 && t.nelems >= 4 && t.nelems <= 32 ? `h.strc(v, ${at}, ${t.nelems})` : `h.str(v, ${at}, ${t.nelems})`;
         const size = btf.size(t.type);
         if (t.nelems <= UNROLL) {
           const items: string[] = [];

@@ -35,7 +35,7 @@ export function decodeEvent(v: DataView, o: number): Event {
     ns_pid: v.getInt32(o + 36, true),
     uid: v.getUint32(o + 40, true),
     status: v.getUint32(o + 44, true),
-    comm: h.str(v, o + 48, 16),
+    comm: h.strc(v, o + 48, 16),
   }) as Event;
 }
 
