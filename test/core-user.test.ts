@@ -59,7 +59,11 @@ function committedObjects(): string[] {
 }
 
 const exampleNames = () =>
-  readdirSync(join(ROOT, 'examples'), { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  readdirSync(join(ROOT, 'examples'), { withFileTypes: true })
+    // BPF examples (examples/gen holds generated bindings, no BPF C)
+    .filter((d) => d.isDirectory() && readdirSync(join(ROOT, 'examples', d.name)).some((f) => f.endsWith('.bpf.c')))
+    .map((d) => d.name)
+    .sort();
 
 /** The running kernel is at least major.minor (uname). */
 function kernelAtLeast(major: number, minor: number): boolean {

@@ -20,7 +20,8 @@ import { ROOT } from './paths.js';
 import { buildExample } from './tsbpf-cli.js';
 
 const EXAMPLES = readdirSync(join(ROOT, 'examples'), { withFileTypes: true })
-  .filter((d) => d.isDirectory())
+  // BPF examples (examples/gen holds generated bindings, no BPF C)
+  .filter((d) => d.isDirectory() && readdirSync(join(ROOT, 'examples', d.name)).some((f) => f.endsWith('.bpf.c')))
   .map((d) => d.name)
   .sort();
 

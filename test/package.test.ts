@@ -104,6 +104,7 @@ test('layout: the format reference, on exitsnoop.bpf.o', () => {
       { name: 'filter_cgroup', type: 'bool', value: false },
       { name: 'failed_only', type: 'bool', value: false },
       { name: 'min_age_ns', type: 'unsigned long long', value: 0 },
+      { name: 'wakeup_bytes', type: 'unsigned long long', value: 0 },
     ] },
     { name: '.bss', variables: [{ name: '__eunomia_dummy_event_ptr', type: 'struct event *' }] },
   ]);
