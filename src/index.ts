@@ -20,7 +20,7 @@ export { Btf, parseBtf, kernelBtf, decodeValue, encodeValue, ValueError, applyCo
 export { attach, attachAll, Link, LinkSet, AttachError, type AttachOptions } from './link/index.js';
 export { RingBuffer, type RecordVisitor } from './ringbuf/index.js';
 export { PerfBuffer, LostSamples } from './perf/index.js';
-export { compileDecoder, EventFormatter, TableFormatter, toJson, log2Histogram, linearHistogram, type Decoder } from './decode/index.js';
+export { compileDecoder, compileJsonWriter, EventFormatter, TableFormatter, toJson, log2Histogram, linearHistogram, type Decoder } from './decode/index.js';
 export { readPackage, writePackage, PackageError, type Package, type EunomiaPackage } from './package/index.js';
 export { build, CompileError, type BuildOptions, type BuildResult } from './build/index.js';
 export { Runner, runnableFrom, type Runnable, type RunnerOptions, type RunMode, type RunItem, type RunHandlers, type RecordRef, type ExportedEvent, type EventType } from './runner/index.js';

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { Btf, decodeValue, kernelBtf, StringTable, type Member } from '../src/btf/index.js';
-import { compileDecoder, compileMembersDecoder } from '../src/decode/index.js';
+import { compileDecoder, compileJsonWriter, compileMembersDecoder, toJson } from '../src/decode/index.js';
 import { ParseError } from '../src/errors.js';
 import { decoderSource } from '../src/gen/decoder.js';
 import { ROOT } from './paths.js';
@@ -34,6 +34,29 @@ test('generated decoders give the codec\'s values for every kernel struct and un
     const want = decodeValue(btf, id, view, 0);
     const got = compileDecoder(btf, id).decode(view, 0);
     assert.deepEqual(got, want, `struct ${t.name || `#${id}`} (${t.size} bytes)`);
+    checked++;
+  }
+  assert.ok(checked > 1000, `only ${checked} structs checked`);
+});
+
+test('generated JSON writers give toJson(decode(record)) for every kernel struct and union up to 4 KiB, with codec and ecli enums', () => {
+  const btf = kernelBtf();
+  const rand = mulberry32(12);
+  const bytes = new Uint8Array(4096 + 64);
+  let checked = 0;
+  for (let id = 1; id < btf.count; id++) {
+    const t = btf.type(id);
+    if ((t.kind !== 'struct' && t.kind !== 'union') || t.size > 4096 || !t.members.length) continue;
+    for (let i = 0; i < t.size + 8; i++) {
+      const r = rand();
+      // Printable bytes, quotes, backslashes, control and high bytes: every string path.
+      bytes[i] = r < 0.3 ? 0 : r < 0.55 ? 0x20 + Math.floor(rand() * 0x5f) : r < 0.6 ? 0x22 : r < 0.63 ? 0x5c : r < 0.7 ? 1 : Math.floor(rand() * 256);
+    }
+    const view = new DataView(bytes.buffer, 0, t.size + 8);
+    for (const ecliEnums of [false, true]) {
+      const want = toJson(compileDecoder(btf, id, { ecliEnums }).decode(view, 0));
+      assert.equal(compileJsonWriter(btf, id, { ecliEnums })(view, 0), want, `struct ${t.name || `#${id}`} (${t.size} bytes), ecliEnums ${ecliEnums}`);
+    }
     checked++;
   }
   assert.ok(checked > 1000, `only ${checked} structs checked`);

@@ -4,7 +4,6 @@
  * Progress, command lines (-v) and clang's own messages go to stderr.
  */
 import type { Command } from 'commander';
-import { build, splitFlags } from '../build/index.js';
 
 export function registerBuild(program: Command): void {
   program
@@ -22,6 +21,7 @@ export function registerBuild(program: Command): void {
         'Needs clang and llvm-strip, and libbpf\'s BPF headers: apt-get install clang llvm libbpf-dev',
     )
     .action(async (source: string, header: string | undefined, opts: { output?: string; cflags?: string; verbose?: boolean; ts?: boolean }) => {
+      const { build, splitFlags } = await import('../build/index.js');
       await build(source, header, {
         outDir: opts.output,
         cflags: opts.cflags !== undefined ? splitFlags(opts.cflags) : [],

@@ -1,9 +1,6 @@
 /** `tsbpf gen FILE`: typed TypeScript bindings of a BPF object or eunomia package (the bpf2go of Node). */
 import type { Command } from 'commander';
 import { basename } from 'node:path';
-import { generateTypeScript, writeBindings } from '../gen/index.js';
-import { readSource } from '../package/index.js';
-import { runnableFrom } from '../runner/index.js';
 
 export function registerGen(program: Command): void {
   program
@@ -15,6 +12,9 @@ export function registerGen(program: Command): void {
     .option('--import <module>', 'where the bindings import tsbpf from', 'tsbpf')
     .addHelpText('after', '\nExamples:\n  tsbpf gen package.json -o exits.ts\n  tsbpf gen prog.bpf.o --event event -o prog.ts')
     .action(async (file: string, opts: { output?: string; event?: string[]; import: string }) => {
+      const [{ generateTypeScript, writeBindings }, { readSource }, { runnableFrom }] = await Promise.all([
+        import('../gen/index.js'), import('../package/index.js'), import('../runner/index.js'),
+      ]);
       const source = await readSource(file);
       const input = runnableFrom(source.name, source.bytes);
       const text = generateTypeScript(input.objectBytes, input.name, {

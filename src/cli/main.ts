@@ -9,11 +9,10 @@ import type { AttachOptions } from '../link/index.js';
 import { VerifierError, BtfLoadError } from '../loader/index.js';
 import { registerBuild } from './build.js';
 import { registerBtfCommand } from './btf.js';
-import { checkCommand } from './check.js';
 import { registerExitsnoop } from './exitsnoop.js';
 import { registerGen } from './gen.js';
-import { addMapSize, type MapSizes } from '../runner/index.js';
-import { runCommand } from './run-command.js';
+// Commands load their modules when they run: `tsbpf exitsnoop` starts without build, gen or run.
+import { addMapSize, type MapSizes } from '../runner/map-sizes.js';
 
 export async function main(argv: string[]): Promise<number> {
   const program = new Command('tsbpf')
@@ -36,7 +35,8 @@ export async function main(argv: string[]): Promise<number> {
     .option('--value-size <map=n>', "set a map's value size before load, e.g. a STACK_TRACE map's (repeatable)", (v: string, p?: MapSizes) => addMapSize('--value-size', v, p))
     .option('--btf <file>', BTF_OPTION_HELP)
     .addHelpText('after', '\nExample:\n  tsbpf check exitsnoop.bpf.o\n\nExit status: 0 when every program is accepted, 1 otherwise (the verifier log goes to stderr).')
-    .action((object: string, opts: { logLevel: number; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
+    .action(async (object: string, opts: { logLevel: number; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
+      const { checkCommand } = await import('./check.js');
       status = checkCommand(object, { logLevel: opts.verbose && !opts.logLevel ? 1 : opts.logLevel, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf });
     });
 
@@ -93,6 +93,7 @@ export async function main(argv: string[]): Promise<number> {
         } else rest.push(a);
       }
       own.attach = runAttachOptions(flags);
+      const { runCommand } = await import('./run-command.js');
       status = await runCommand(file, rest, own);
     });
 

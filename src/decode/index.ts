@@ -7,7 +7,7 @@
  */
 import type { Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
-import { compileSource, decoderSource, membersDecoderSource } from '../gen/decoder.js';
+import { compileSource, decoderSource, jsonSource, membersDecoderSource } from '../gen/decoder.js';
 
 export { linearHistogram, log2Histogram } from './hist.js';
 export { parseTraceLine, type TraceLine } from './trace-line.js';
@@ -43,6 +43,17 @@ export function compileDecoder(btf: Btf, typeId: number, opts: DecoderOptions = 
   const fields = t.members.map((m, i) => ({ name: m.name || `__anon${i}`, offset: Math.floor(m.bitOffset / 8) }));
   const decode = compileSource(decoderSource(btf, id, 'decode', opts)) as Decoder;
   return { decode, fields, size: t.size };
+}
+
+/**
+ * A JSON writer for the struct `typeId`: a record's bytes -> the text toJson(decode(record))
+ * gives, built straight from the bytes (gen/decoder.ts's jsonSource), no object between.
+ */
+export function compileJsonWriter(btf: Btf, typeId: number, opts: DecoderOptions = {}): (view: DataView, offset: number) => string {
+  const id = btf.resolve(typeId);
+  const t = btf.type(id);
+  if (t.kind !== 'struct' && t.kind !== 'union') throw new TsbpfError(`type ${btf.typeName(typeId)} (id ${typeId}) is not a struct`);
+  return compileSource(jsonSource(btf, id, 'json', opts)) as (view: DataView, offset: number) => string;
 }
 
 /**
@@ -103,12 +114,16 @@ export class EventFormatter {
   private readonly names: string[];
   private readonly table: TableFormatter;
 
+  private readonly jsonLine?: (view: DataView, offset: number) => string;
+
   /** The struct `typeId`, or a record of custom members (eunomia's custom_members). */
   constructor(btf: Btf, type: number | { name: string; offset: number; typeId: number }[], readonly json = false) {
     const { decode, fields } = typeof type === 'number' ? compileDecoder(btf, type, { ecliEnums: true }) : compileMembersDecoder(btf, type, { ecliEnums: true });
     this.decode = decode;
     this.names = fields.map((f) => f.name);
     this.table = new TableFormatter(this.names);
+    // A struct's JSON lines are written straight from its bytes.
+    if (json && typeof type === 'number') this.jsonLine = compileJsonWriter(btf, type, { ecliEnums: true });
   }
 
   /** The header line (with its newline), or '' for JSON. */
@@ -118,6 +133,7 @@ export class EventFormatter {
 
   /** One line, without newline; `time` is the TIME column's HH:MM:SS. */
   line(view: DataView, offset: number, time: string): string {
+    if (this.jsonLine) return this.jsonLine(view, offset);
     const e = this.decode(view, offset);
     return this.json ? toJson(e) : this.table.row(this.names.map((n) => e[n]), time);
   }

@@ -48,6 +48,18 @@ export function membersDecoderSource(btf: Btf, members: readonly { name: string;
   return { tables: g.tables, functions: g.functions, entry: name };
 }
 
+/**
+ * The source of a JSON writer for type `typeId`: one string built straight from the
+ * record's bytes, the text toJson(decode(record)) gives (keys in struct order, 64-bit
+ * integers exact), without the intermediate object.
+ */
+export function jsonSource(btf: Btf, typeId: number, name = 'json', opts: DecoderGenOptions = {}): DecoderSource {
+  const g = new JsonGenerator(btf, opts);
+  const expr = g.expr(typeId, 'o', 0, name);
+  g.functions.push(`function ${name}(v, o) {\n  return ${expr};\n}`);
+  return { tables: g.tables, functions: g.functions, entry: name };
+}
+
 /** The helpers generated code calls (`h.NAME`); pure reads of the view. */
 export const decoderHelpers = {
   /** A char[n] at o: text up to the first NUL; ASCII without TextDecoder. */
@@ -97,6 +109,36 @@ export const decoderHelpers = {
   },
   bits(v: DataView, o: number, bitOffset: number, bits: number, signed: boolean): number | bigint {
     return readBits(v, o, bitOffset, bits, signed, bits > 53, 'bitfield');
+  },
+  /** A char[n] as a JSON string: quoted as is when it needs no escape. */
+  jstr(v: DataView, o: number, n: number): string {
+    const s = n % 4 === 0 && n >= 4 && n <= 32 ? decoderHelpers.strc(v, o, n) : decoderHelpers.str(v, o, n);
+    for (let i = 0; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c < 0x20 || c === 0x22 || c === 0x5c || c > 0x7e) return JSON.stringify(s);
+    }
+    return '"' + s + '"';
+  },
+  /** A float as JSON (NaN and the infinities are null, as JSON.stringify writes them). */
+  jnum(x: number): string {
+    return Number.isFinite(x) ? String(x) : 'null';
+  },
+  /** An array of n elements as JSON, each written by `write`. */
+  jarray(v: DataView, o: number, n: number, size: number, write: (v: DataView, o: number) => string): string {
+    let s = '[';
+    for (let i = 0; i < n; i++) s += (i ? ',' : '') + write(v, o + i * size);
+    return s + ']';
+  },
+  /** The JSON of an enum: its quoted name from the table, else the number. */
+  jenum(names: Map<number | bigint, string>, raw: number | bigint): string {
+    return names.get(raw) ?? String(raw);
+  },
+  /** As jenum, for ecli's "NAME(value)" names: an unknown value is "<UNKNOWN_VARIANT>(value)". */
+  jecli(names: Map<number | bigint, string>, raw: number | bigint): string {
+    return names.get(raw) ?? `"<UNKNOWN_VARIANT>(${raw})"`;
+  },
+  jbits(v: DataView, o: number, bitOffset: number, bits: number, signed: boolean): string {
+    return String(readBits(v, o, bitOffset, bits, signed, bits > 53, 'bitfield'));
   },
   enumName(names: Map<number | bigint, string>, raw: number | bigint): string | number | bigint {
     return names.get(raw) ?? raw;
@@ -208,6 +250,99 @@ class Generator {
     let name = this.elems.get(id);
     if (name) return name;
     name = `$a${id}`;
+    this.elems.set(id, name);
+    this.functions.push(`function ${name}(v, o) {\n  return ${this.expr(typeId, 'o', depth + 1, `${path}[]`)};\n}`);
+    return name;
+  }
+}
+
+/** The JSON counterpart of Generator: the same walk, text out. */
+class JsonGenerator {
+  readonly tables: string[] = [];
+  readonly functions: string[] = [];
+  private reads = 0;
+  private readonly enums = new Map<number, string>();
+  private readonly elems = new Map<number, string>();
+
+  constructor(private readonly btf: Btf, private readonly opts: DecoderGenOptions) {}
+
+  expr(typeId: number, at: string, depth: number, path: string): string {
+    if (depth > MAX_DEPTH) throw new ParseError('BTF', `${path}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+    if (++this.reads > MAX_READS) throw new TsbpfError(`${path}: more than ${MAX_READS} members and elements to write: too large for one writer`);
+    const btf = this.btf;
+    const id = btf.resolve(typeId);
+    const t = btf.type(id);
+    switch (t.kind) {
+      case 'int': {
+        const signed = (t.encoding & BTF_INT_SIGNED) !== 0;
+        if (t.bits !== t.size * 8 || t.bitOffset) return `h.jbits(v, ${at}, ${t.bitOffset}, ${t.bits}, ${signed})`;
+        if (isBoolInt(btf, id)) return `(v.getUint8(${at}) !== 0 ? 'true' : 'false')`;
+        return `String(${intRead(t.size, signed, at)})`;
+      }
+      case 'ptr':
+        return `String(v.getBigUint64(${at}, true))`;
+      case 'float':
+        return t.size === 4 ? `h.jnum(v.getFloat32(${at}, true))` : t.size === 8 ? `h.jnum(v.getFloat64(${at}, true))` : "'null'";
+      case 'enum':
+      case 'enum64':
+        return `h.${this.opts.ecliEnums ? 'jecli' : 'jenum'}(${this.enumTable(id)}, ${intRead(t.size, t.signed, at)})`;
+      case 'array': {
+        if (isCharInt(btf, t.type)) return `h.jstr(v, ${at}, ${t.nelems})`;
+        const size = btf.size(t.type);
+        if (t.nelems === 0) return "'[]'";
+        if (t.nelems <= UNROLL) {
+          const items: string[] = [];
+          for (let i = 0; i < t.nelems; i++) items.push(this.expr(t.type, offset(at, i * size), depth + 1, `${path}[${i}]`));
+          return `'[' + ${items.join(" + ',' + ")} + ']'`;
+        }
+        return `h.jarray(v, ${at}, ${t.nelems}, ${size}, ${this.elementFunction(t.type, depth, path)})`;
+      }
+      case 'struct':
+      case 'union': {
+        if (!t.members.length) return "'{}'";
+        const pad = '  '.repeat(depth + 2);
+        const parts = t.members.map((m, i) => {
+          const key = memberKey(m, i);
+          const where = `${path}.${key}`;
+          const bits = memberBits(btf, m, where);
+          const value = bits
+            ? `h.jbits(v, ${at}, ${m.bitOffset + bits.shift}, ${bits.size}, ${bits.signed})`
+            : this.expr(m.type, offset(at, m.bitOffset / 8), depth + 1, where);
+          return `${JSON.stringify((i ? ',' : '{') + JSON.stringify(key) + ':')} + ${value}`;
+        });
+        return `(\n${pad}${parts.join(` +\n${pad}`)} + '}')`;
+      }
+      default:
+        return "'null'";
+    }
+  }
+
+  private enumTable(id: number): string {
+    let name = this.enums.get(id);
+    if (name) return name;
+    const t = this.btf.type(id);
+    if (t.kind !== 'enum' && t.kind !== 'enum64') throw new TsbpfError(`type ${id} is not an enum`);
+    name = `$J${id}`;
+    this.enums.set(id, name);
+    const big = t.kind === 'enum64' || t.size === 8;
+    const seen = new Set<string>();
+    const entries: string[] = [];
+    for (const e of t.values) {
+      const key = String(e.value);
+      if (seen.has(key)) continue;
+      seen.add(key);
+      const text = this.opts.ecliEnums ? JSON.stringify(`${e.name}(${key})`) : JSON.stringify(e.name);
+      entries.push(`[${big ? `${key}n` : key}, ${JSON.stringify(text)}]`);
+    }
+    this.tables.push(`const ${name} = new Map([${entries.join(', ')}]);`);
+    return name;
+  }
+
+  private elementFunction(typeId: number, depth: number, path: string): string {
+    const id = this.btf.resolve(typeId);
+    let name = this.elems.get(id);
+    if (name) return name;
+    name = `$j${id}`;
     this.elems.set(id, name);
     this.functions.push(`function ${name}(v, o) {\n  return ${this.expr(typeId, 'o', depth + 1, `${path}[]`)};\n}`);
     return name;
