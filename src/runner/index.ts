@@ -246,6 +246,7 @@ export class Runner implements Disposable {
           queue[head++] = undefined as unknown as RunItem;
           yield item;
         }
+        queue.length = head = 0;
         if (end) {
           if ('error' in end) throw end.error;
           return;
