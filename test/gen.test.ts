@@ -154,6 +154,10 @@ test('tsbpf gen never replaces a file it did not write, and names a struct it ca
     const out = join(dir, 'maps.ts');
     assert.equal(tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '-o', out]).status, 0);
     assert.equal(tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '-o', out]).status, 0, 'its own output is replaced');
+    // --object-path references the object beside the compiled module instead of embedding it.
+    const ref = tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '--object-path', './maps.bpf.o']);
+    assert.match(ref.stdout, /^export const OBJECT: Uint8Array = readFileSync\(new URL\("\.\/maps\.bpf\.o", import\.meta\.url\)\);$/m);
+    assert.doesNotMatch(ref.stdout, /'base64'/);
     const none = tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '--event', 'nope']);
     assert.equal(none.stderr, "tsbpf: --event nope: the object's BTF has no struct of that name\n");
   } finally {

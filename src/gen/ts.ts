@@ -20,6 +20,11 @@ export interface GenOptions {
   exportTypeIds?: number[];
   /** Or the export structs by name (over exportTypeIds). */
   events?: string[];
+  /**
+   * Reference the object instead of embedding it: a path relative to the compiled module
+   * (its import.meta.url), read when the module loads.
+   */
+  objectPath?: string;
   /** The file the object came from, for the header comment. */
   source?: string;
 }
@@ -100,8 +105,13 @@ export function generateTypeScript(bytes: Uint8Array, name: string, opts: GenOpt
   out.push('}', '');
 
   out.push(`export const OBJECT_NAME = ${JSON.stringify(name)};`);
-  out.push(`/** The BPF object, embedded (${bytes.length} bytes). */`);
-  out.push(`export const OBJECT: Uint8Array = Buffer.from(\n${base64Lines(bytes)},\n  'base64',\n);`, '');
+  if (opts.objectPath !== undefined) {
+    out.push(`/** The BPF object, read from ${opts.objectPath} beside the compiled module. */`);
+    out.push(`export const OBJECT: Uint8Array = readFileSync(new URL(${JSON.stringify(opts.objectPath)}, import.meta.url));`, '');
+  } else {
+    out.push(`/** The BPF object, embedded (${bytes.length} bytes). */`);
+    out.push(`export const OBJECT: Uint8Array = Buffer.from(\n${base64Lines(bytes)},\n  'base64',\n);`, '');
+  }
 
   out.push(`export class ${cls} implements Disposable {`);
   out.push(`  readonly maps: ${cls}Maps;`);
@@ -145,7 +155,7 @@ export function generateTypeScript(bytes: Uint8Array, name: string, opts: GenOpt
   if (used(/\bTsbpfError\b/)) values.push('TsbpfError');
   const types = ['BpfMap', 'LoadOptions', 'Program', 'Variable'].filter((t) => t === 'LoadOptions' || used(new RegExp(`\\b${t}<?\\b`)));
   const names = [...values.sort((a, b) => a.localeCompare(b)), ...types.map((t) => `type ${t}`)];
-  out.splice(header, 0, `import {\n  ${names.join(',\n  ')},\n} from '${opts.importFrom ?? 'tsbpf'}';`, '');
+  out.splice(header, 0, ...(opts.objectPath !== undefined ? ["import { readFileSync } from 'node:fs';"] : []), `import {\n  ${names.join(',\n  ')},\n} from '${opts.importFrom ?? 'tsbpf'}';`, '');
   return out.join('\n') + '\n';
 }
 
