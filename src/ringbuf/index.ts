@@ -72,19 +72,23 @@ export class RingBuffer {
    */
   drain(visit: RecordVisitor, max = Infinity): number {
     this.live();
+    // Locals, not fields, in the per-record loop.
+    const lengths = this.lengths;
+    const data = this.data;
+    const mask = this.mask;
     let cons = Number(Atomics.load(this.consumerPos, 0));
     let n = 0;
     for (;;) {
       const prod = Number(Atomics.load(this.producerPos, 0));
       const start = n;
       while (cons < prod && n < max) {
-        const at = cons & this.mask;
+        const at = cons & mask;
         // Acquire load of the header: the kernel publishes the length last.
-        const len = Atomics.load(this.lengths, at >> 2) >>> 0;
+        const len = Atomics.load(lengths, at >> 2);
         if (len & BUSY) break;
-        const size = len & ~(BUSY | DISCARD);
+        const size = len & 0x3fffffff; // without BUSY and DISCARD
         if (!(len & DISCARD)) {
-          visit(this.data, at + HDR, size);
+          visit(data, at + HDR, size);
           n++;
           // The visitor may have closed us: the memory is gone, touch nothing more.
           if (this.closed) return n;
