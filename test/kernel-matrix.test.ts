@@ -32,16 +32,25 @@ const seedEnv = process.env.TSBPF_SEED ? [`TSBPF_SEED=${process.env.TSBPF_SEED}`
 const LSM = 'lsm=lockdown,capability,landlock,yama,apparmor,bpf';
 
 for (const series of ['5.10', '6.1', '6.12']) {
-  kernelTest(`kernel matrix: the guest suite (dist/test/matrix/ and the attach, exitsnoop and corpus tests) in a ${series} guest`, () => {
+  kernelTest(`kernel matrix: the guest suite (dist/test/matrix/ and the attach, exitsnoop and corpus tests) in a ${series} guest`, (t) => {
     if (inGuest) return; // a guest does not boot guests
     const started = Date.now();
-    const r = spawnSync('bash', [join(ROOT, 'scripts/vm.sh'), series, '--', 'env', 'TSBPF_GUEST=1', `CI=${process.env.CI ?? ''}`, ...seedEnv, process.execPath, '--test', ...GUEST_SUITE], {
-      cwd: ROOT,
-      encoding: 'utf8',
-      env: { ...process.env, VM_TIMEOUT: process.env.VM_TIMEOUT ?? '1200', VM_APPEND: `${LSM} ${process.env.VM_APPEND ?? ''}` },
-      timeout: 1_260_000,
-    });
-    const out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+    const boot = () =>
+      spawnSync('bash', [join(ROOT, 'scripts/vm.sh'), series, '--', 'env', 'TSBPF_GUEST=1', `CI=${process.env.CI ?? ''}`, ...seedEnv, process.execPath, '--test', ...GUEST_SUITE], {
+        cwd: ROOT,
+        encoding: 'utf8',
+        env: { ...process.env, VM_TIMEOUT: process.env.VM_TIMEOUT ?? '1200', VM_APPEND: `${LSM} ${process.env.VM_APPEND ?? ''}` },
+        timeout: 1_260_000,
+      });
+    let r = boot();
+    let out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+    // Under TCG a guest kernel has panicked once in many boots (in __schedule, 14 s in, seen
+    // on 6.12). One panic boots the guest again, said in the output; a second one fails.
+    if (r.status === 125 && /wrote no exit status/.test(out) && /Kernel panic/.test(out)) {
+      t.diagnostic(`${series} guest: its kernel panicked (${/RIP: [0-9a-f]+:(\S+)/.exec(out)?.[1] ?? 'see the console'}); booting it once more`);
+      r = boot();
+      out = `${r.stdout ?? ''}\n${r.stderr ?? ''}`;
+    }
     const summary = out
       .split('\n')
       .filter((l) => /^# (tests|pass|fail|cancelled|skipped|duration_ms) /.test(l) || /^not ok /.test(l) || /^\s+error: /.test(l))
