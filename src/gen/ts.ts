@@ -10,6 +10,7 @@ import { isBoolInt, isCharInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
 import { parseObject, type MapSpec, type ObjectSpec } from '../object/index.js';
+import { DUMMY_VARIABLE, headerStructIds } from '../package/index.js';
 import * as C from '../sys/constants.js';
 import { decoderSource } from './decoder.js';
 
@@ -29,7 +30,6 @@ export interface GenOptions {
   source?: string;
 }
 
-const DUMMY = /^__eunomia_dummy_(.+)_ptr$/;
 const MAX_DEPTH = 64;
 const PER_CPU = new Set<number>([C.BPF_MAP_TYPE_PERCPU_HASH, C.BPF_MAP_TYPE_PERCPU_ARRAY, C.BPF_MAP_TYPE_LRU_PERCPU_HASH, C.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]);
 const STREAM = new Set<number>([C.BPF_MAP_TYPE_RINGBUF, C.BPF_MAP_TYPE_PERF_EVENT_ARRAY]);
@@ -49,7 +49,7 @@ export function generateTypeScript(bytes: Uint8Array, name: string, opts: GenOpt
   const exportIds = named.length ? named : opts.exportTypeIds?.length ? opts.exportTypeIds : headerStructs(spec);
   const streams = spec.maps.filter((m) => STREAM.has(m.type));
   const maps = spec.maps.filter((m) => !m.data && !m.name.endsWith('.kconfig'));
-  const variables = spec.maps.flatMap((m) => (m.data ? m.data.variables.filter((v) => v.global && !DUMMY.test(v.name)).map((v) => ({ v, m })) : []));
+  const variables = spec.maps.flatMap((m) => (m.data ? m.data.variables.filter((v) => v.global && !DUMMY_VARIABLE.test(v.name)).map((v) => ({ v, m })) : []));
   const rodata = variables.filter(({ m }) => m.data!.readonly);
   const mutable = variables.filter(({ m }) => !m.data!.readonly);
 
@@ -258,19 +258,11 @@ function valueType(g: TsTypes, m: MapSpec): string {
   return PER_CPU.has(m.type) ? `${/^\w+$/.test(v) ? v : `(${v})`}[]` : v;
 }
 
+/** The export structs of an object without a package's: the header's (ecc's dummies), else a struct event. */
 function headerStructs(spec: ObjectSpec): number[] {
-  const ids: number[] = [];
-  for (const m of spec.maps) {
-    for (const v of m.data?.variables ?? []) {
-      const d = DUMMY.exec(v.name);
-      const id = d && spec.btf.idByName(d[1]!, 'struct');
-      if (id && !ids.includes(id)) ids.push(id);
-    }
-  }
-  if (!ids.length) {
-    const id = spec.btf.idByName('event', 'struct');
-    if (id && spec.maps.some((m) => STREAM.has(m.type))) ids.push(id);
-  }
+  const ids = headerStructIds(spec);
+  const event = spec.btf.idByName('event', 'struct');
+  if (!ids.length && event && spec.maps.some((m) => STREAM.has(m.type))) ids.push(event);
   return ids;
 }
 

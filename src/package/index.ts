@@ -3,3 +3,4 @@ export { writePackage, makeSkel, exportType, structIds, memberTypeName, plainTyp
 export { readPackage, PackageError, type Package } from './read.js';
 export { packageAttachOptions } from './attach.js';
 export { readSource, MAX_SOURCE_BYTES, type Source } from './source.js';
+export { DUMMY_VARIABLE, headerStructIds } from './header-structs.js';

@@ -9,10 +9,10 @@ import { decodeValue } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import { setGlobal } from '../loader/index.js';
 import type { ObjectSpec, VariableSpec } from '../object/index.js';
-import type { BpfSkel, VariableEntry } from '../package/index.js';
+import { DUMMY_VARIABLE, type BpfSkel, type VariableEntry } from '../package/index.js';
 
-/** ecc's dummy pointers that keep the header's structs in BTF: not options. */
-export const DUMMY_VARIABLE = /^__eunomia_dummy_(.+)_ptr$/;
+export { DUMMY_VARIABLE };
+
 
 export interface ProgramOption {
   variable: VariableSpec;

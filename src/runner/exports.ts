@@ -6,9 +6,8 @@
 import { compileDecoder, compileMembersDecoder, EventTypeChooser, type Decoder } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
 import type { MapSpec, ObjectSpec } from '../object/index.js';
-import type { CustomMember, ExportConfig, StackTraceInterpreter } from '../package/index.js';
+import { headerStructIds, type CustomMember, type ExportConfig, type StackTraceInterpreter } from '../package/index.js';
 import * as C from '../sys/constants.js';
-import { DUMMY_VARIABLE } from './args.js';
 import { checkStackFields } from './stack.js';
 
 /** What an export map's records are: a struct of the object's BTF, or custom members. */
@@ -128,18 +127,6 @@ function eventTypes(spec: ObjectSpec, input: ExportSource, event?: string): { id
   if (header.length) return { ids: header, fixed: header.length === 1 };
   const id = spec.btf.idByName('event', 'struct');
   return { ids: id ? [id] : [], fixed: true };
-}
-
-function headerStructIds(spec: ObjectSpec): number[] {
-  const ids: number[] = [];
-  for (const m of spec.maps) {
-    for (const v of m.data?.variables ?? []) {
-      const d = DUMMY_VARIABLE.exec(v.name);
-      const id = d && spec.btf.idByName(d[1]!, 'struct');
-      if (id && !ids.includes(id)) ids.push(id);
-    }
-  }
-  return ids;
 }
 
 function headerNames(spec: ObjectSpec): string {

@@ -10,6 +10,7 @@
  */
 import type { Decoded, Sample } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
+import { pushIterator } from '../push-iterator.js';
 import { attachAll, attachesToInterface, readIterator, type AttachOptions, type LinkSet } from '../link/index.js';
 import { Collection, type BpfMap, type Program } from '../loader/index.js';
 import { hasElfMagic } from '../elf/index.js';
@@ -216,48 +217,21 @@ export class Runner implements Disposable {
   }
 
   /** The run as an async iterator of owned values; leaving the loop stops the run. */
-  async *items(signal?: AbortSignal): AsyncGenerator<RunItem, void, undefined> {
-    const ac = new AbortController();
-    const queue: RunItem[] = [];
-    let head = 0;
-    let wake: (() => void) | undefined;
-    let end: { error?: unknown } | undefined;
-    const push = (item: RunItem) => {
-      queue.push(item);
-      wake?.();
-    };
-    const done = this.run(
-      {
-        event: (e) => push({ kind: 'event', ...e }),
-        sample: (s) => push({ kind: 'sample', ...s }),
-        printk: (l) => push({ kind: 'printk', ...l }),
-        lost: (l) => push({ kind: 'lost', ...l }),
-        iter: (i) => push({ kind: 'iter', ...i }),
-      },
-      signal ? AbortSignal.any([signal, ac.signal]) : ac.signal,
-    ).then(
-      () => void (end = {}),
-      (error: unknown) => void (end = { error }),
-    ).finally(() => wake?.());
-    try {
-      for (;;) {
-        while (head < queue.length) {
-          const item = queue[head]!;
-          queue[head++] = undefined as unknown as RunItem;
-          yield item;
-        }
-        queue.length = head = 0;
-        if (end) {
-          if ('error' in end) throw end.error;
-          return;
-        }
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-    } finally {
-      ac.abort();
-      await done;
-    }
+  items(signal?: AbortSignal): AsyncGenerator<RunItem, void, undefined> {
+    return pushIterator<RunItem>(
+      (push, _wake, stop) =>
+        this.run(
+          {
+            event: (e) => push({ kind: 'event', ...e }),
+            sample: (s) => push({ kind: 'sample', ...s }),
+            printk: (l) => push({ kind: 'printk', ...l }),
+            lost: (l) => push({ kind: 'lost', ...l }),
+            iter: (i) => push({ kind: 'iter', ...i }),
+          },
+          stop,
+        ),
+      signal,
+    );
   }
 
   /** The stack trace sample of a record of a stack trace map (undefined: it holds no stack). */

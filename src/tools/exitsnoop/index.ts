@@ -10,6 +10,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TsbpfError } from '../../errors.js';
+import { pushIterator } from '../../push-iterator.js';
 import { attach, tracefsPath, type Link } from '../../link/index.js';
 import { Collection, setGlobal } from '../../loader/index.js';
 import { loadObjectFile, type ObjectSpec } from '../../object/index.js';
@@ -277,42 +278,21 @@ export class ExitMonitor implements Disposable {
   }
 
   /** Exits and loss notices as an async iterator of owned values; leaving the loop stops the run. */
-  async *items(signal?: AbortSignal): AsyncGenerator<ExitItem, void, undefined> {
-    const ac = new AbortController();
-    const queue: ExitItem[] = [];
-    let head = 0;
-    let wake: (() => void) | undefined;
-    let end: { error?: unknown } | undefined;
-    const done = this.run(
-      {
-        exit: (e) => void queue.push({ kind: 'exit', ...e }),
-        lost: (count, total) => void queue.push({ kind: 'lost', count, total }),
-        batch: () => wake?.(),
-      },
-      signal ? AbortSignal.any([signal, ac.signal]) : ac.signal,
-    ).then(
-      () => void (end = {}),
-      (error: unknown) => void (end = { error }),
-    ).finally(() => wake?.());
-    try {
-      for (;;) {
-        while (head < queue.length) {
-          const item = queue[head]!;
-          queue[head++] = undefined as unknown as ExitItem;
-          yield item;
-        }
-        queue.length = head = 0;
-        if (end) {
-          if ('error' in end) throw end.error;
-          return;
-        }
-        await new Promise<void>((r) => (wake = r));
-        wake = undefined;
-      }
-    } finally {
-      ac.abort();
-      await done;
-    }
+  items(signal?: AbortSignal): AsyncGenerator<ExitItem, void, undefined> {
+    // Woken once per batch, not per exit: one event-loop turn per wake-up of the ring.
+    return pushIterator<ExitItem>(
+      (push, wake, stop) =>
+        this.run(
+          {
+            exit: (e) => push({ kind: 'exit', ...e }),
+            lost: (count, total) => push({ kind: 'lost', count, total }),
+            batch: wake,
+          },
+          stop,
+        ),
+      signal,
+      false,
+    );
   }
 
   close(): void {
