@@ -6,13 +6,25 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { compute, countOnce, firstExits } from '../examples/gen/consumer.js';
+import { spawnSync } from 'node:child_process';
+import { compute, countOnce, firstExits, writeSlot } from '../examples/gen/consumer.js';
 import { kernelTest } from './kernel.js';
 
 kernelTest('maps through bindings: a typed update, the program\'s sum read back as a bigint, a struct value', () => {
   const { total, slot } = countOnce(3, 10n);
   assert.equal(total, 15n); // 5 written from JS, 10 added by the program
   assert.deepEqual(slot, { sum: 10n, hits: 1, last: 3 });
+});
+
+kernelTest('a struct value through the generated encoder: bpftool reads back its exact bytes; a value out of range names the member', () => {
+  let bytes: number[] = [];
+  const error = writeSlot(5, { sum: 0x0102030405060708n, hits: 7, last: 0xfffffffe }, (id) => {
+    const r = spawnSync('bpftool', ['-j', 'map', 'lookup', 'id', String(id), 'key', '5', '0', '0', '0'], { encoding: 'utf8' });
+    assert.equal(r.status, 0, r.stderr);
+    bytes = (JSON.parse(r.stdout) as { value: string[] }).value.map((b) => Number(b));
+  });
+  assert.deepEqual(bytes, [8, 7, 6, 5, 4, 3, 2, 1, 7, 0, 0, 0, 0xfe, 0xff, 0xff, 0xff]);
+  assert.equal(error, 'value of map slots.hits: -1 does not fit a unsigned 32-bit integer');
 });
 
 kernelTest('settings and variables through bindings: multiplier and negate before load, bias after', () => {

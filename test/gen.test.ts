@@ -9,10 +9,11 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'n
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { Btf, decodeValue, kernelBtf, StringTable, type Member } from '../src/btf/index.js';
-import { compileDecoder, compileJsonWriter, compileMembersDecoder, toJson } from '../src/decode/index.js';
+import { Btf, decodeValue, encodeValue, kernelBtf, StringTable, type Member } from '../src/btf/index.js';
+import { compileCodec, compileDecoder, compileJsonWriter, compileMembersDecoder, toJson } from '../src/decode/index.js';
 import { ParseError } from '../src/errors.js';
 import { decoderSource } from '../src/gen/decoder.js';
+import { compileEncoderSource, encoderSource } from '../src/gen/encoder.js';
 import { ROOT } from './paths.js';
 import { mulberry32 } from './prng.js';
 import { tsbpf } from './tsbpf-cli.js';
@@ -60,6 +61,77 @@ test('generated JSON writers give toJson(decode(record)) for every kernel struct
     checked++;
   }
   assert.ok(checked > 1000, `only ${checked} structs checked`);
+});
+
+/** The outcome of one encode: the bytes written, or the error's class and message. */
+function outcome(encode: (view: DataView) => void, size: number): string {
+  const buf = new Uint8Array(size + 8).fill(0xa5); // members left out must keep these bytes
+  try {
+    encode(new DataView(buf.buffer));
+    return Buffer.from(buf).toString('hex');
+  } catch (e) {
+    return `${(e as Error).name}: ${(e as Error).message}`;
+  }
+}
+
+/** `value` with one leaf (or member set) replaced by something the codec must convert or refuse. */
+function mutate(value: unknown, rand: () => number): unknown {
+  const bad = [undefined, null, 'x', '12', '-3', '0x10', true, 1.5, -1, 2 ** 40, 2n ** 70n, -(2n ** 70n), 255, 65536, {}, [], [1, 2], 'a'.repeat(40)];
+  const pick = () => bad[Math.floor(rand() * bad.length)];
+  if (Array.isArray(value)) {
+    if (!value.length || rand() < 0.2) return rand() < 0.5 ? [...value, 0] : pick();
+    const i = Math.floor(rand() * value.length);
+    return value.map((v, j) => (j === i ? mutate(v, rand) : v));
+  }
+  if (value && typeof value === 'object') {
+    const keys = Object.keys(value);
+    const r = rand();
+    if (!keys.length || r < 0.1) return { ...value, nosuch: 1 };
+    if (r < 0.2) return Object.fromEntries(Object.entries(value).filter(() => rand() < 0.5)); // members left out
+    const k = keys[Math.floor(rand() * keys.length)]!;
+    return { ...value, [k]: mutate((value as Record<string, unknown>)[k], rand) };
+  }
+  return pick();
+}
+
+test('generated encoders write the codec\'s bytes and throw its errors, for every kernel struct and union up to 4 KiB', () => {
+  const btf = kernelBtf();
+  const rand = mulberry32(13);
+  const bytes = new Uint8Array(4096 + 64);
+  let checked = 0;
+  let errors = 0;
+  for (let id = 1; id < btf.count; id++) {
+    const t = btf.type(id);
+    if ((t.kind !== 'struct' && t.kind !== 'union') || t.size > 4096 || !t.members.length) continue;
+    for (let i = 0; i < t.size; i++) {
+      const r = rand();
+      bytes[i] = r < 0.3 ? 0 : r < 0.6 ? 0x20 + Math.floor(rand() * 0x5f) : r < 0.7 ? 1 : Math.floor(rand() * 256);
+    }
+    const value = decodeValue(btf, id, new DataView(bytes.buffer, 0, t.size), 0);
+    const { encode } = compileCodec(btf, id);
+    for (const v of [value, mutate(value, rand), mutate(value, rand)]) {
+      const want = outcome((view) => encodeValue(btf, id, v, view, 4, 'value'), t.size);
+      const got = outcome((view) => encode(view, 4, v, 'value'), t.size);
+      assert.equal(got, want, `struct ${t.name || `#${id}`} (${t.size} bytes), value ${JSON.stringify(v, (_, x) => (typeof x === 'bigint' ? `${x}n` : x))?.slice(0, 200)}`);
+      if (!/^[0-9a-f]+$/.test(want)) errors++;
+    }
+    checked++;
+  }
+  assert.ok(checked > 1000, `only ${checked} structs checked`);
+  assert.ok(errors > 500, `only ${errors} refused values compared`);
+});
+
+test('generated encoders are straight-line: typed writes at constant offsets, range checks inline', () => {
+  const btf = kernelBtf();
+  const src = encoderSource(btf, btf.idByName('sockaddr_in', 'struct')!, 'encode');
+  const code = src.functions.join('\n');
+  assert.match(code, /v\.setUint16\(o \+ 2, typeof x\d+ === 'number' && \(x\d+ & 0xffff\) === x\d+ \? x\d+ : w\.int\(x\d+, 16, false, p \+ "\.sin_port"\), true\);/);
+  assert.doesNotMatch(code, /encodeValue|btf/);
+  // A self-referential struct is refused by the generator as by the codec.
+  const loop = new Btf([{ kind: 'void', name: '' }], StringTable.empty());
+  const l = loop.add({ kind: 'struct', name: 'loop', size: 8, kflag: false, members: [{ name: 'again', type: 0, bitOffset: 0, bitfieldSize: 0 }] });
+  (loop.types[l] as { members: Member[] }).members[0]!.type = l;
+  assert.throws(() => compileEncoderSource(encoderSource(loop, l)), (e: unknown) => e instanceof ParseError && /nest deeper than 64/.test(e.message));
 });
 
 test('generated code is straight-line: one literal per struct, typed reads at constant offsets, enum tables, loops only for long arrays', () => {

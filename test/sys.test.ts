@@ -587,17 +587,20 @@ kernelTest('kernel: mmapable array is shared between mapping and syscalls', () =
   const m = sys.mmap(page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
   try {
     assert.equal(m.length, page);
-    assert.equal(m.buffer.byteLength, page);
-    assert.ok(m.address > 0n);
-    const dv = new DataView(m.buffer);
+    assert.ok(m.address > 0n && m.address % BigInt(page) === 0n);
+    assert.ok(m.offset + page <= m.buffer.byteLength);
+    const dv = new DataView(m.buffer, m.offset, page);
     dv.setBigUint64(3 * 8, 0x0102030405060708n, true);
     const out = new Uint8Array(8);
     assert.equal(sys.mapLookupElem(fd, u32(3), out), true);
     assert.equal(readU64(out), 0x0102030405060708n);
     sys.mapUpdateElem(fd, u32(1), u64(77n));
     assert.equal(dv.getBigUint64(8, true), 77n);
-  } finally {
     sys.munmap(m);
+    // The buffer is detached: a kept view throws instead of reading released memory.
+    assert.throws(() => dv.getUint32(0, true), /detached/);
+    expectSysError(() => sys.munmap(m), 'EINVAL');
+  } finally {
     sys.close(fd);
   }
 });

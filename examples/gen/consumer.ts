@@ -41,6 +41,22 @@ export function countOnce(key: number, add: bigint): { total: bigint | undefined
   return { total: m.maps.counts.lookup(key), slot };
 }
 
+/**
+ * A struct value written through the bindings' generated encoder; `check` sees the map while
+ * it is loaded (its id), and what a value out of range gives.
+ */
+export function writeSlot(key: number, slot: Slot, check: (mapId: number) => void): string {
+  using m = loadMaps();
+  m.maps.slots.update(key, slot);
+  check(m.maps.slots.info().id);
+  try {
+    m.maps.slots.update(key, { ...slot, hits: -1 });
+    return 'accepted';
+  } catch (e) {
+    return (e as Error).message;
+  }
+}
+
 /** globals.bpf.o: typed .rodata settings before load, typed variables after. */
 export function compute(x: number, settings: { multiplier: number; negate: boolean }): { result: number; calls: bigint; bias: number } {
   using g = loadGlobals(settings);

@@ -2,6 +2,7 @@
 import {
   Collection,
   decoderHelpers as h,
+  encoderHelpers as w,
   EventStream,
   parseObject,
   setGlobal,
@@ -37,6 +38,92 @@ export function decodeEvent(v: DataView, o: number): Event {
     status: v.getUint32(o + 44, true),
     comm: h.strc(v, o + 48, 16),
   }) as Event;
+}
+
+const encodeEvent_K92 = new Set(["ts_ns","duration_ns","cgroup_id","pid","tid","ppid","ns_pid","uid","status","comm"]);
+function encodeEvent_b41(v: DataView, o: number, x: any, p: string, i: number): void {
+  v.setInt8(o, typeof x === 'number' && (x << 24 >> 24) === x ? x : w.int(x, 8, true, p + "[" + i + "]"));
+}
+export function encodeEvent(v: DataView, o: number, value: Event, p = 'value'): void {
+  const x: any = value;
+  w.need(v, o, 64, p);
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) w.object(x, p, "struct event");
+  const x1 = x.ts_ns;
+  if (x1 !== undefined || Object.hasOwn(x, "ts_ns")) {
+    v.setBigUint64(o, typeof x1 === 'bigint' && BigInt.asUintN(64, x1) === x1 ? x1 : w.big(x1, 64, false, p + ".ts_ns"), true);
+  }
+  const x2 = x.duration_ns;
+  if (x2 !== undefined || Object.hasOwn(x, "duration_ns")) {
+    v.setBigUint64(o + 8, typeof x2 === 'bigint' && BigInt.asUintN(64, x2) === x2 ? x2 : w.big(x2, 64, false, p + ".duration_ns"), true);
+  }
+  const x3 = x.cgroup_id;
+  if (x3 !== undefined || Object.hasOwn(x, "cgroup_id")) {
+    v.setBigUint64(o + 16, typeof x3 === 'bigint' && BigInt.asUintN(64, x3) === x3 ? x3 : w.big(x3, 64, false, p + ".cgroup_id"), true);
+  }
+  const x4 = x.pid;
+  if (x4 !== undefined || Object.hasOwn(x, "pid")) {
+    v.setInt32(o + 24, typeof x4 === 'number' && (x4 | 0) === x4 ? x4 : w.int(x4, 32, true, p + ".pid"), true);
+  }
+  const x5 = x.tid;
+  if (x5 !== undefined || Object.hasOwn(x, "tid")) {
+    v.setInt32(o + 28, typeof x5 === 'number' && (x5 | 0) === x5 ? x5 : w.int(x5, 32, true, p + ".tid"), true);
+  }
+  const x6 = x.ppid;
+  if (x6 !== undefined || Object.hasOwn(x, "ppid")) {
+    v.setInt32(o + 32, typeof x6 === 'number' && (x6 | 0) === x6 ? x6 : w.int(x6, 32, true, p + ".ppid"), true);
+  }
+  const x7 = x.ns_pid;
+  if (x7 !== undefined || Object.hasOwn(x, "ns_pid")) {
+    v.setInt32(o + 36, typeof x7 === 'number' && (x7 | 0) === x7 ? x7 : w.int(x7, 32, true, p + ".ns_pid"), true);
+  }
+  const x8 = x.uid;
+  if (x8 !== undefined || Object.hasOwn(x, "uid")) {
+    v.setUint32(o + 40, typeof x8 === 'number' && x8 >>> 0 === x8 ? x8 : w.int(x8, 32, false, p + ".uid"), true);
+  }
+  const x9 = x.status;
+  if (x9 !== undefined || Object.hasOwn(x, "status")) {
+    v.setUint32(o + 44, typeof x9 === 'number' && x9 >>> 0 === x9 ? x9 : w.int(x9, 32, false, p + ".status"), true);
+  }
+  const x10 = x.comm;
+  if (x10 !== undefined || Object.hasOwn(x, "comm")) {
+    if (typeof x10 === 'string') w.setString(v, o + 48, 16, x10, p + ".comm");
+    else {
+      w.array(x10, 16, p + ".comm");
+      const x11 = p + ".comm";
+      for (let i = 0; i < x10.length; i++) encodeEvent_b41(v, o + 48 + i * 1, x10[i], x11, i);
+    }
+  }
+  w.only(x, encodeEvent_K92, p, "struct event");
+}
+
+export function decodePidsKey(v: DataView, o: number): number {
+  return (v.getUint32(o, true)) as number;
+}
+
+export function encodePidsKey(v: DataView, o: number, value: number, p = 'value'): void {
+  const x: any = value;
+  w.need(v, o, 4, p);
+  v.setUint32(o, typeof x === 'number' && x >>> 0 === x ? x : w.int(x, 32, false, p), true);
+}
+
+export function decodePidsValue(v: DataView, o: number): number {
+  return (v.getUint8(o)) as number;
+}
+
+export function encodePidsValue(v: DataView, o: number, value: number, p = 'value'): void {
+  const x: any = value;
+  w.need(v, o, 1, p);
+  v.setUint8(o, typeof x === 'number' && (x & 0xff) === x ? x : w.int(x, 8, false, p));
+}
+
+export function decodeLostValue(v: DataView, o: number): bigint {
+  return (v.getBigUint64(o, true)) as bigint;
+}
+
+export function encodeLostValue(v: DataView, o: number, value: bigint, p = 'value'): void {
+  const x: any = value;
+  w.need(v, o, 8, p);
+  v.setBigUint64(o, typeof x === 'bigint' && BigInt.asUintN(64, x) === x ? x : w.big(x, 64, false, p), true);
 }
 
 /** A record of an export map: the export type of its size. */

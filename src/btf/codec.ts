@@ -195,7 +195,7 @@ function encode(btf: Btf, typeId: number, value: unknown, view: DataView, offset
 }
 
 /** Throws unless `size` bytes at `offset` lie inside the view. */
-function need(view: DataView, offset: number, size: number, path: string): void {
+export function need(view: DataView, offset: number, size: number, path: string): void {
   if (!(offset >= 0 && size >= 0 && offset + size <= view.byteLength)) {
     throw new ValueError(`${path}: ${size} bytes at offset ${offset} lie outside the ${view.byteLength}-byte buffer`);
   }
@@ -246,7 +246,7 @@ export function readInt(view: DataView, offset: number, size: number, signed: bo
   }
 }
 
-function writeInt(view: DataView, offset: number, size: number, v: bigint): void {
+export function writeInt(view: DataView, offset: number, size: number, v: bigint): void {
   for (let i = 0; i < size; i++) {
     view.setUint8(offset + i, Number(v & 0xffn));
     v >>= 8n;
@@ -265,7 +265,7 @@ export function readBits(view: DataView, offset: number, bitOffset: number, bits
   return big ? v : Number(v);
 }
 
-function writeBits(view: DataView, offset: number, bitOffset: number, bits: number, value: bigint, path: string): void {
+export function writeBits(view: DataView, offset: number, bitOffset: number, bits: number, value: bigint, path: string): void {
   const first = offset + Math.floor(bitOffset / 8);
   const shift = BigInt(bitOffset % 8);
   const nbytes = ((bitOffset % 8) + bits + 7) >> 3;
@@ -280,7 +280,7 @@ function writeBits(view: DataView, offset: number, bitOffset: number, bits: numb
   }
 }
 
-function toBigInt(value: unknown, bits: number, signed: boolean, path: string): bigint {
+export function toBigInt(value: unknown, bits: number, signed: boolean, path: string): bigint {
   let v: bigint;
   if (typeof value === 'bigint') v = value;
   else if (typeof value === 'number' && Number.isInteger(value)) v = BigInt(value);
@@ -295,7 +295,7 @@ function toBigInt(value: unknown, bits: number, signed: boolean, path: string): 
   return v;
 }
 
-function expected(path: string, what: string, value: unknown): ValueError {
+export function expected(path: string, what: string, value: unknown): ValueError {
   const shown = typeof value === 'bigint' ? `${value}n` : JSON.stringify(value) ?? String(value);
   return new ValueError(`${path}: expected ${what}, got ${typeof value} ${shown}`);
 }

@@ -8,6 +8,8 @@
 import type { Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import { compileSource, decoderSource, jsonSource, membersDecoderSource } from '../gen/decoder.js';
+import { compileEncoderSource, encoderSource } from '../gen/encoder.js';
+import type { ValueCodec } from '../loader/index.js';
 
 export { linearHistogram, log2Histogram } from './hist.js';
 export { parseTraceLine, type TraceLine } from './trace-line.js';
@@ -43,6 +45,16 @@ export function compileDecoder(btf: Btf, typeId: number, opts: DecoderOptions = 
   const fields = t.members.map((m, i) => ({ name: m.name || `__anon${i}`, offset: Math.floor(m.bitOffset / 8) }));
   const decode = compileSource(decoderSource(btf, id, 'decode', opts)) as Decoder;
   return { decode, fields, size: t.size };
+}
+
+/**
+ * Straight-line code both ways for any type `typeId` of `btf`: the same values as the BTF
+ * codec (decodeValue/encodeValue), for BpfMap.useCodec where keys and values are hot.
+ */
+export function compileCodec(btf: Btf, typeId: number): ValueCodec {
+  const decode = compileSource(decoderSource(btf, typeId, 'decode'));
+  const encode = compileEncoderSource(encoderSource(btf, typeId, 'encode'));
+  return { decode, encode };
 }
 
 /**

@@ -8,3 +8,4 @@ export { parseObject } from '../object/index.js';
 export { TsbpfError } from '../errors.js';
 export { EventStream } from '../ringbuf/stream.js';
 export { decoderHelpers } from './decoder.js';
+export { encoderHelpers } from './encoder.js';

@@ -328,18 +328,21 @@ export class Variable<T = unknown> {
 
   /** Zero-copy view of the variable's bytes in the shared mapping. */
   bytes(): Uint8Array {
-    return new Uint8Array(this.map.memory(!this.readonly), this.spec.offset, this.spec.size);
+    const m = this.map.memory(!this.readonly);
+    return new Uint8Array(m.buffer, m.byteOffset + this.spec.offset, this.spec.size);
   }
 
   get(): T {
-    return decodeValue(this.btf, this.spec.typeId, new DataView(this.map.memory(!this.readonly), this.spec.offset, this.spec.size)) as T;
+    const m = this.map.memory(!this.readonly);
+    return decodeValue(this.btf, this.spec.typeId, new DataView(m.buffer, m.byteOffset + this.spec.offset, this.spec.size)) as T;
   }
 
   set(value: T): void {
     if (this.readonly) {
       throw new TsbpfError(`${this.name} is in ${this.spec.section}, which is frozen after load: set it on the spec before loading (setGlobal)`);
     }
-    encodeValue(this.btf, this.spec.typeId, value, new DataView(this.map.memory(true), this.spec.offset, this.spec.size), 0, this.name);
+    const m = this.map.memory(true);
+    encodeValue(this.btf, this.spec.typeId, value, new DataView(m.buffer, m.byteOffset + this.spec.offset, this.spec.size), 0, this.name);
   }
 }
 

@@ -92,6 +92,30 @@ export function kernelObjectName(name: string): string {
 }
 
 /**
+ * How one key or value (one CPU's, for per-CPU maps) becomes bytes and back. By default the
+ * BTF codec (btf/codec.ts); generated bindings hand in their straight-line code, which takes
+ * and gives the same values.
+ */
+export interface ValueCodec<T = unknown> {
+  decode(view: DataView, offset: number): T;
+  /** Writes `value` at `offset`; errors name `path`. Members left out are left as they are. */
+  encode(view: DataView, offset: number, value: T, path: string): void;
+}
+
+export interface MapCodec {
+  key?: ValueCodec;
+  value?: ValueCodec;
+}
+
+function btfCodec(btf: Btf | undefined, typeId: number): ValueCodec | undefined {
+  if (!btf || !typeId) return undefined;
+  return {
+    decode: (view, offset) => decodeValue(btf, typeId, view, offset),
+    encode: (view, offset, value, path) => encodeValue(btf, typeId, value, view, offset, path),
+  };
+}
+
+/**
  * A loaded map. `K` and `V` are the JS types of its keys and values (generated bindings
  * give them; untyped use leaves them unknown); raw Uint8Array keys and values always work.
  */
@@ -103,6 +127,10 @@ export class BpfMap<K = unknown, V = unknown> {
   /** Bytes of one key and of one (all-CPU) value buffer. */
   private readonly keyBuf: Uint8Array;
   private readonly valueBuf: Uint8Array;
+  private keyCodec?: ValueCodec;
+  private valueCodec?: ValueCodec;
+  private readonly keyPath: string;
+  private readonly valuePath: string;
 
   constructor(
     private readonly sys: Sys,
@@ -114,6 +142,17 @@ export class BpfMap<K = unknown, V = unknown> {
     this.cpus = PER_CPU.has(spec.type) ? sys.possibleCpus() : 1;
     this.keyBuf = new Uint8Array(spec.keySize);
     this.valueBuf = new Uint8Array(this.cpus > 1 ? roundUp(spec.valueSize, 8) * this.cpus : spec.valueSize);
+    this.keyCodec = btfCodec(btf, spec.keyTypeId);
+    this.valueCodec = btfCodec(btf, spec.valueTypeId);
+    this.keyPath = `key of map ${spec.name}`;
+    this.valuePath = `value of map ${spec.name}`;
+  }
+
+  /** Keys and values go through `codec` from now on (generated bindings' code); a part left out keeps its codec. */
+  useCodec(codec: MapCodec): this {
+    if (codec.key) this.keyCodec = codec.key;
+    if (codec.value) this.valueCodec = codec.value;
+    return this;
   }
 
   get name(): string {
@@ -263,16 +302,17 @@ export class BpfMap<K = unknown, V = unknown> {
 
   /**
    * The map's memory, shared with BPF programs (BPF_F_MMAPABLE array maps only).
-   * Read-only for frozen maps.
+   * Read-only for frozen maps. Detached (empty) once the map is closed.
    */
-  memory(writable = true): ArrayBuffer {
+  memory(writable = true): Uint8Array {
     this.live();
     if (!this.mapping) {
       if (!(this.spec.flags & C.BPF_F_MMAPABLE)) throw new TsbpfError(`map ${this.name} is not mmapable (BPF_F_MMAPABLE)`);
       const size = roundUp(roundUp(this.spec.valueSize, 8) * this.spec.maxEntries, this.sys.pageSize());
       this.mapping = this.sys.mmap(size, writable ? C.PROT_READ | C.PROT_WRITE : C.PROT_READ, C.MAP_SHARED, this.fd, 0);
     }
-    return this.mapping.buffer;
+    const m = this.mapping;
+    return new Uint8Array(m.buffer, m.offset, m.length);
   }
 
   close(): void {
@@ -292,24 +332,24 @@ export class BpfMap<K = unknown, V = unknown> {
   }
 
   private encodeKey(key: unknown): Uint8Array {
-    if (key instanceof Uint8Array) return checkLength(key, this.spec.keySize, `key of map ${this.name}`);
+    if (key instanceof Uint8Array) return checkLength(key, this.spec.keySize, this.keyPath);
     const buf = this.keyBuf;
     buf.fill(0);
     const view = new DataView(buf.buffer);
-    if (this.btf && this.spec.keyTypeId) encodeValue(this.btf, this.spec.keyTypeId, key, view, 0, `key of map ${this.name}`);
+    if (this.keyCodec) this.keyCodec.encode(view, 0, key, this.keyPath);
     else if (this.spec.keySize === 4 && typeof key === 'number') view.setUint32(0, key, true);
     else throw new TsbpfError(`map ${this.name} has no BTF key type: pass the key as a Uint8Array of ${this.spec.keySize} bytes`);
     return buf;
   }
 
   private decodeKey(raw: Uint8Array): unknown {
-    if (this.btf && this.spec.keyTypeId) return decodeValue(this.btf, this.spec.keyTypeId, view(raw));
-    return raw;
+    return this.keyCodec ? this.keyCodec.decode(view(raw), 0) : raw;
   }
 
   private encodeValue(value: unknown): Uint8Array {
-    if (value instanceof Uint8Array) return checkLength(value, this.valueBuf.byteLength, `value of map ${this.name}`);
-    if (!this.btf || !this.spec.valueTypeId) {
+    if (value instanceof Uint8Array) return checkLength(value, this.valueBuf.byteLength, this.valuePath);
+    const codec = this.valueCodec;
+    if (!codec) {
       throw new TsbpfError(`map ${this.name} has no BTF value type: pass the value as a Uint8Array of ${this.valueBuf.byteLength} bytes`);
     }
     const buf = new Uint8Array(this.valueBuf.byteLength);
@@ -317,19 +357,20 @@ export class BpfMap<K = unknown, V = unknown> {
     if (this.cpus > 1) {
       const values = Array.isArray(value) ? value : new Array(this.cpus).fill(value);
       const stride = roundUp(this.spec.valueSize, 8);
-      values.forEach((v, cpu) => encodeValue(this.btf!, this.spec.valueTypeId, v, dv, cpu * stride, `value of map ${this.name} on CPU ${cpu}`));
+      values.forEach((v, cpu) => codec.encode(dv, cpu * stride, v, `${this.valuePath} on CPU ${cpu}`));
     } else {
-      encodeValue(this.btf, this.spec.valueTypeId, value, dv, 0, `value of map ${this.name}`);
+      codec.encode(dv, 0, value, this.valuePath);
     }
     return buf;
   }
 
   private decodeValue(raw: Uint8Array): unknown {
-    if (!this.btf || !this.spec.valueTypeId) return raw;
+    const codec = this.valueCodec;
+    if (!codec) return raw;
     const dv = view(raw);
-    if (this.cpus === 1) return decodeValue(this.btf, this.spec.valueTypeId, dv);
+    if (this.cpus === 1) return codec.decode(dv, 0);
     const stride = roundUp(this.spec.valueSize, 8);
-    return Array.from({ length: this.cpus }, (_, cpu) => decodeValue(this.btf!, this.spec.valueTypeId, dv, cpu * stride));
+    return Array.from({ length: this.cpus }, (_, cpu) => codec.decode(dv, cpu * stride));
   }
 }
 

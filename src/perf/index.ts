@@ -72,10 +72,10 @@ export class PerfBuffer {
         }
         this.rings.push({
           cpu, fd, mapping,
-          head: new BigInt64Array(mapping.buffer, C.PERF_MMAP_PAGE_DATA_HEAD, 1),
-          tail: new BigInt64Array(mapping.buffer, C.PERF_MMAP_PAGE_DATA_TAIL, 1),
-          data: new Uint8Array(mapping.buffer, page, this.size),
-          view: new DataView(mapping.buffer, page, this.size),
+          head: new BigInt64Array(mapping.buffer, mapping.offset + C.PERF_MMAP_PAGE_DATA_HEAD, 1),
+          tail: new BigInt64Array(mapping.buffer, mapping.offset + C.PERF_MMAP_PAGE_DATA_TAIL, 1),
+          data: new Uint8Array(mapping.buffer, mapping.offset + page, this.size),
+          view: new DataView(mapping.buffer, mapping.offset + page, this.size),
         });
         this.lost.push(0);
         const key = new Uint8Array(4);
@@ -157,7 +157,7 @@ export class PerfBuffer {
     this.closed = true;
     for (const w of this.watches) w.close();
     for (const r of this.rings) {
-      this.sys.releaseMapping(r.mapping);
+      this.sys.munmap(r.mapping);
       this.sys.close(r.fd);
     }
     this.rings.length = 0;

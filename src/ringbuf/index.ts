@@ -59,11 +59,13 @@ export class RingBuffer {
       this.sys.munmap(this.consumer);
       throw e;
     }
-    this.consumerPos = new BigInt64Array(this.consumer.buffer, 0, 1);
-    this.producerPos = new BigInt64Array(this.producer.buffer, 0, 1);
-    this.data = new DataView(this.producer.buffer, page, 2 * size);
-    this.bytes = new Uint8Array(this.producer.buffer, page, 2 * size);
-    this.lengths = new Int32Array(this.producer.buffer, page, (2 * size) / 4);
+    const c = this.consumer;
+    const p = this.producer;
+    this.consumerPos = new BigInt64Array(c.buffer, c.offset, 1);
+    this.producerPos = new BigInt64Array(p.buffer, p.offset, 1);
+    this.data = new DataView(p.buffer, p.offset + page, 2 * size);
+    this.bytes = new Uint8Array(p.buffer, p.offset + page, 2 * size);
+    this.lengths = new Int32Array(p.buffer, p.offset + page, (2 * size) / 4);
   }
 
   /**
@@ -84,7 +86,7 @@ export class RingBuffer {
       while (cons < prod && n < max) {
         const at = cons & mask;
         // Acquire load of the header: the kernel publishes the length last.
-        const len = Atomics.load(lengths, at >> 2);
+        const len = lengths[at >> 2]!;
         if (len & BUSY) break;
         const size = len & 0x3fffffff; // without BUSY and DISCARD
         if (!(len & DISCARD)) {
@@ -221,17 +223,16 @@ export class RingBuffer {
   }
 
   /**
-   * Stops listening and lets the ring go; the map itself belongs to its collection. A
-   * record view kept past this reads zeros (the memory is replaced, not unmapped): it
-   * never faults the process.
+   * Stops listening and unmaps the ring; the map itself belongs to its collection. A
+   * record view kept past this is detached: a DataView throws, a Uint8Array is empty.
    */
   close(): void {
     if (this.closed) return;
     this.closed = true;
     this.endWait?.(); // a pending wait() resolves, and iteration ends
     this.stopWatch();
-    this.sys.releaseMapping(this.producer);
-    this.sys.releaseMapping(this.consumer);
+    this.sys.munmap(this.producer);
+    this.sys.munmap(this.consumer);
   }
 
   [Symbol.dispose](): void {

@@ -130,7 +130,6 @@ const SYSCALL_OF: Record<SysMethod, [string, string?]> = {
   ioctl: ['ioctl'],
   mmap: ['mmap'],
   munmap: ['munmap'],
-  releaseMapping: ['mmap'],
   close: ['close'],
   epollCreate: ['epoll_create1'],
   epollCtl: ['epoll_ctl'],
@@ -778,18 +777,20 @@ export class FakeSys implements Sys {
     const o = fd >= 0 ? this.fds.get(fd) : undefined;
     if (fd >= 0 && !o) throw this.error('mmap', EBADF);
     let buffer: ArrayBuffer;
+    let at = 0;
     if (o?.kind === 'map' && o.attr.mapType === BPF_MAP_TYPE_ARRAY) {
       // An mmapable array shares its values with lookups, as in the kernel.
       if (!((o.attr.mapFlags ?? 0) & BPF_F_MMAPABLE)) throw this.error('mmap', EINVAL);
       const data = (o.store as ArrayStore).data;
       if (offset + length > data.length) throw this.error('mmap', EINVAL);
       buffer = data.buffer as ArrayBuffer;
+      at = data.byteOffset + offset;
     } else {
       buffer = new ArrayBuffer(length);
     }
     const address = this.nextAddress;
     this.nextAddress += BigInt(Math.ceil(length / this.page) * this.page);
-    const mapping: Mapping = { buffer, length, address };
+    const mapping: Mapping = { buffer, offset: at, length, address };
     this.liveMappings.add(mapping);
     return mapping;
   }
@@ -797,11 +798,6 @@ export class FakeSys implements Sys {
   munmap(mapping: Mapping): void {
     this.enter('munmap', [mapping.address, mapping.length]);
     if (!this.liveMappings.delete(mapping)) throw this.error('munmap', EINVAL);
-  }
-
-  releaseMapping(mapping: Mapping): void {
-    this.enter('releaseMapping', [mapping.address, mapping.length]);
-    if (!this.liveMappings.delete(mapping)) throw this.error('mmap', EINVAL);
   }
 
   close(fd: number): void {

@@ -278,6 +278,8 @@ export class LinuxSys implements Sys {
    * with larger values would be sized from stale data, so close sys fds through sys.
    */
   private readonly shapes = new Map<number, MapShape>();
+  /** Live mappings: their buffers must not be collected (freed) while the kernel's pages sit in them. */
+  private readonly mapped = new Set<Mapping>();
   private cpus: number | undefined;
   private netlinkSeq = 0;
   private page: number | undefined;
@@ -889,20 +891,43 @@ export class LinuxSys implements Sys {
     return r;
   }
 
+  /**
+   * The kernel object is mapped over the pages of an ArrayBuffer of our own (MAP_FIXED),
+   * not at an address of the kernel's choosing: such a buffer can be detached, so that
+   * views of it kept past munmap() throw (DataView) or read as empty (typed arrays)
+   * instead of reading freed memory. koffi's views of foreign memory cannot be detached.
+   */
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): Mapping {
-    const ptr = this.n.mmap(null, length, prot, flags, fd, offset);
-    if (ptr === MAP_FAILED) throw new SysError('mmap', this.errno());
-    return { buffer: this.n.koffi.view(ptr, length), length, address: ptr };
+    const page = this.pageSize();
+    const buffer = new ArrayBuffer(length + page);
+    const base = Number(this.n.koffi.address(buffer));
+    const start = Math.ceil(base / page) * page;
+    const address = BigInt(start);
+    const ptr = this.n.mmap(address, length, prot, flags | MAP_FIXED, fd, offset);
+    if (ptr === MAP_FAILED) {
+      const errno = this.errno();
+      // A failed MAP_FIXED may already have unmapped the range: give the allocator its pages back.
+      this.restorePages(address, length);
+      throw new SysError('mmap', errno);
+    }
+    const mapping = { buffer, offset: start - base, length, address };
+    this.mapped.add(mapping);
+    return mapping;
   }
 
-  /** The mapping's buffer must not be touched afterwards: its memory is gone. */
+  /**
+   * Detaches the mapping's buffer and puts zero-filled private pages back under it, so the
+   * allocator that owns those pages gets ordinary memory back when the buffer is collected.
+   */
   munmap(mapping: Mapping): void {
-    if (this.n.munmap(mapping.address, mapping.length) < 0) throw new SysError('munmap', this.errno());
+    if (!this.mapped.delete(mapping)) throw new SysError('munmap', EINVAL, 'not a live mapping');
+    structuredClone(mapping.buffer, { transfer: [mapping.buffer] });
+    this.restorePages(mapping.address, mapping.length);
   }
 
-  releaseMapping(mapping: Mapping): void {
-    // MAP_FIXED replaces the shared mapping in one step: no moment where the range is unmapped.
-    const ptr = this.n.mmap(mapping.address, mapping.length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  private restorePages(address: bigint, length: number): void {
+    // One MAP_FIXED step: no moment where the range is unmapped and could be taken by another mmap.
+    const ptr = this.n.mmap(address, length, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
     if (ptr === MAP_FAILED) throw new SysError('mmap', this.errno(), 'MAP_FIXED over a released mapping');
   }
 

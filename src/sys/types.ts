@@ -179,7 +179,9 @@ export interface PerfEventAttr {
 
 /** A mapping made by mmap(2): `buffer` views the mapped memory without copying. */
 export interface Mapping {
+  /** Holds the mapping at byte `offset`; detached by munmap. */
   readonly buffer: ArrayBuffer;
+  readonly offset: number;
   readonly length: number;
   readonly address: bigint;
 }
@@ -254,13 +256,11 @@ export interface Sys {
   /** ioctl(2) with an integer argument. */
   ioctl(fd: number, request: number, arg: number): number;
   mmap(length: number, prot: number, flags: number, fd: number, offset: number): Mapping;
-  munmap(mapping: Mapping): void;
   /**
-   * Lets go of what `mapping` maps (the kernel object's memory) and leaves zero-filled
-   * private memory at the same addresses: a view still held reads zeros instead of
-   * faulting the process. The addresses stay reserved.
+   * Lets go of the kernel object's memory and detaches `mapping.buffer`: a view still held
+   * throws (DataView) or reads as empty (typed arrays); it never touches freed memory.
    */
-  releaseMapping(mapping: Mapping): void;
+  munmap(mapping: Mapping): void;
   close(fd: number): void;
   epollCreate(): number;
   epollCtl(epfd: number, op: number, fd: number, events: number): void;
