@@ -44,4 +44,4 @@ if [ "$(sha256sum package-lock.json)" != "$(cat "$stamp" 2>/dev/null)" ]; then
   npm ci --no-audit --no-fund --loglevel=error
   sha256sum package-lock.json > "$stamp"
 fi
-npx --no-install tsc -p tsconfig.json
+npm run build --silent

@@ -10,10 +10,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, release } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join, resolve } from 'node:path';
 import { kernelBtf, VMLINUX_BTF_PATH } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
+import { packagePath } from '../package-root.js';
 
 /**
  * Where vmlinux.h comes from: the running kernel's BTF dumped as C by tsbpf itself.
@@ -31,15 +31,8 @@ export interface VmlinuxHeader {
   source: 'generated' | 'project' | 'given';
 }
 
-/** bpf/include of the repository this module belongs to (dist/src/build/ or src/build/ below it). */
-export const PROJECT_VMLINUX_DIR = ((): string => {
-  const here = dirname(fileURLToPath(import.meta.url));
-  for (let dir = here; ; dir = dirname(dir)) {
-    const inc = join(dir, 'bpf', 'include');
-    if (existsSync(join(inc, 'vmlinux.h'))) return inc;
-    if (dirname(dir) === dir) return resolve(here, '..', '..', '..', 'bpf', 'include');
-  }
-})();
+/** bpf/include of the tsbpf installation: the project's own vmlinux.h and BPF headers. */
+export const PROJECT_VMLINUX_DIR = packagePath('bpf', 'include');
 
 export function cacheDir(): string {
   if (process.env.TSBPF_CACHE_DIR) return resolve(process.env.TSBPF_CACHE_DIR);

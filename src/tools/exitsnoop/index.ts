@@ -8,7 +8,6 @@
  */
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { TsbpfError } from '../../errors.js';
 import { pushIterator } from '../../push-iterator.js';
 import { attach, tracefsPath, type Link } from '../../link/index.js';
@@ -17,6 +16,7 @@ import { loadObjectFile, type ObjectSpec } from '../../object/index.js';
 import { RingBuffer } from '../../ringbuf/index.js';
 import { defaultSys } from '../../sys/index.js';
 import { CgroupPaths, cgroupDir } from './cgroup.js';
+import { packagePath } from '../../package-root.js';
 import { EventDecoder, monotonicToWall, type ExitEvent } from './event.js';
 import { ExitFormatter, type OutputFormat, type TimeStyle } from './format.js';
 import { Summary } from './summary.js';
@@ -26,7 +26,7 @@ export { ExitFormatter, formatTime, type OutputFormat, type TimeStyle } from './
 export { Summary, reasonOf } from './summary.js';
 export { cgroup2Mount, cgroupDir } from './cgroup.js';
 
-export const EXITSNOOP_OBJECT = fileURLToPath(new URL('../../../../tools/exitsnoop/exitsnoop.bpf.o', import.meta.url));
+export const EXITSNOOP_OBJECT = packagePath('tools', 'exitsnoop', 'exitsnoop.bpf.o');
 
 /** How long an exit may wait in the ring before the reader drains it (ExitFilterOptions.batchMs). */
 export const DEFAULT_BATCH_MS = 10;
