@@ -43,6 +43,20 @@ kernelTest('callback form: one zero-copy record per exec, with the exec\'d pid a
   for (const pid of pids) assert.deepEqual(seen.filter(([p]) => p === pid), [[pid, 'true', 20]]);
 });
 
+kernelTest('a limit takes that many records and leaves the rest, in order, for the next read', () => {
+  using t = setup();
+  t.ring.consume(() => {});
+  const pids = [1, 2, 3, 4].map(() => spawnSync('/bin/true').pid!);
+  const ours = (rec: Uint8Array) => pids.includes(pidOf(rec));
+  const seen: number[] = [];
+  // Other processes may exec meanwhile: take one record at a time until all of ours came.
+  for (let reads = 0; seen.length < pids.length && reads < 1000; reads++) {
+    assert.ok(t.ring.consume((rec) => void (ours(rec) && seen.push(pidOf(rec))), 1) <= 1);
+  }
+  assert.deepEqual(seen, pids);
+  assert.equal(t.ring.drain(() => {}, 0), 0);
+});
+
 kernelTest('wrap-around: more records than the 64 KiB ring holds, read in rounds, none lost or repeated', () => {
   using t = setup();
   t.ring.consume(() => {});
