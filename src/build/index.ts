@@ -12,7 +12,6 @@
  * 4. `///` doc comments give variables their description and cmdarg, and maps their
  *    sample config (doc.ts).
  */
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { generateTypeScript, refuseForeignBindings, writeBindings } from '../gen/index.js';
 import { tmpdir } from 'node:os';
@@ -260,7 +259,7 @@ interface RunOpts {
 function runTool(cmd: string, args: string[], o: RunOpts): Promise<void> {
   if (o.verbose) o.log(shellQuote([cmd, ...args]));
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = process.getBuiltinModule('node:child_process').spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (s: string) => o.out(s));
     child.stderr.setEncoding('utf8').on('data', (s: string) => {

@@ -7,7 +7,6 @@
  *   $XDG_CACHE_HOME/tsbpf, else ~/.cache/tsbpf);
  * - project: the repository's hand-written, minimal bpf/include/vmlinux.h.
  */
-import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, release } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -59,7 +58,7 @@ async function generated(generate: Generator, cache: string): Promise<VmlinuxHea
   } catch (e) {
     throw new TsbpfError(`cannot read kernel BTF ${btfPath} to generate vmlinux.h: ${(e as Error).message}`);
   }
-  const key = `${release().replace(/[^A-Za-z0-9._-]/g, '_')}-${createHash('sha256').update(btf).digest('hex').slice(0, 16)}`;
+  const key = `${release().replace(/[^A-Za-z0-9._-]/g, '_')}-${process.getBuiltinModule('node:crypto').createHash('sha256').update(btf).digest('hex').slice(0, 16)}`;
   const dir = join(cache, key);
   const path = join(dir, 'vmlinux.h');
   if (!existsSync(path)) {

@@ -7,7 +7,6 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
-import { gunzipSync } from 'node:zlib';
 import { kernelBtf, parseBtf, type Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import {
@@ -163,7 +162,7 @@ export function readSystemKconfig(): { text: string; source: string } | undefine
   const boot = `/boot/config-${release()}`;
   if (existsSync(boot)) return { text: readFileSync(boot, 'latin1'), source: boot };
   if (existsSync('/proc/config.gz')) {
-    return { text: gunzipSync(readFileSync('/proc/config.gz')).toString('latin1'), source: '/proc/config.gz' };
+    return { text: process.getBuiltinModule('node:zlib').gunzipSync(readFileSync('/proc/config.gz')).toString('latin1'), source: '/proc/config.gz' };
   }
   return undefined;
 }

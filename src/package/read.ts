@@ -3,7 +3,6 @@
  * is a PackageError that names the key at fault. Unknown keys are ignored, `maps` and
  * `progs` may be null.
  */
-import { inflateSync } from 'node:zlib';
 import { parseBtf, type Btf } from '../btf/index.js';
 import { parseElf } from '../elf/index.js';
 import { TsbpfError } from '../errors.js';
@@ -130,7 +129,7 @@ function decodeObject(doc: Obj): Uint8Array {
   let bytes: Buffer;
   try {
     // A cap, so a hostile package cannot inflate into gigabytes; BPF objects are small.
-    bytes = inflateSync(Buffer.from(compact, 'base64'), { maxOutputLength: MAX_OBJECT_BYTES });
+    bytes = process.getBuiltinModule('node:zlib').inflateSync(Buffer.from(compact, 'base64'), { maxOutputLength: MAX_OBJECT_BYTES });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
       throw new PackageError(`bpf_object inflates to more than ${MAX_OBJECT_BYTES >> 20} MiB, which is no BPF object`, { cause: e });

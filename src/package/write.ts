@@ -4,7 +4,6 @@
  * described from the object's own BTF.
  */
 import { basename } from 'node:path';
-import { deflateSync } from 'node:zlib';
 import { decodeValue, type Btf } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import { internalMapName, type ObjectSpec } from '../object/index.js';
@@ -46,7 +45,7 @@ export function writePackage(
 ): EunomiaPackage {
   const objName = opts.objName ?? (opts.objectFile ? objNameOf(opts.objectFile) : spec.name.replace(/[^A-Za-z0-9_]/g, '_'));
   const pkg: EunomiaPackage = {
-    bpf_object: deflateSync(objectBytes).toString('base64'),
+    bpf_object: process.getBuiltinModule('node:zlib').deflateSync(objectBytes).toString('base64'),
     bpf_object_size: objectBytes.byteLength,
     meta: {
       bpf_skel: makeSkel(spec, objName, opts.doc),

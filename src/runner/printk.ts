@@ -4,9 +4,7 @@
  * is a kill and no read is left pending in this process. The kernel gives trace_pipe to
  * one reader at a time: a second one fails with EBUSY, which is an error, not the end.
  */
-import { spawn } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { parseTraceLine, type TraceLine } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
 import { tracefsPath } from '../link/index.js';
@@ -21,12 +19,12 @@ export interface PrintkLine {
 /** Calls `onLine` for each line until `stopped` resolves; rejects when the pipe cannot be read. */
 export async function readTracePipe(onLine: (l: PrintkLine) => void, stopped: Promise<void>): Promise<void> {
   const path = join(tracefsPath(defaultSys()), 'trace_pipe');
-  const cat = spawn('cat', [path], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const cat = process.getBuiltinModule('node:child_process').spawn('cat', [path], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   cat.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
   let failed: unknown;
   let fail = (_: unknown) => {};
-  const lines = createInterface({ input: cat.stdout, crlfDelay: Infinity });
+  const lines = process.getBuiltinModule('node:readline').createInterface({ input: cat.stdout, crlfDelay: Infinity });
   lines.on('line', (text) => {
     if (failed) return;
     try {
