@@ -5,6 +5,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { DEFAULT_BATCH_MS, DEFAULT_RINGBUF_SIZE, exitsnoop, type ExitsnoopOptions, type OutputFormat } from '../tools/exitsnoop/index.js';
 import { BTF_OPTION_HELP } from './main.js';
+import { DEFAULT_MAX_LABEL_SETS, EXIT_LABELS, type ExitLabel } from '../metrics/labels.js';
 import { untilStopped } from './stop.js';
 
 const HELP = `
@@ -56,6 +57,8 @@ export function registerExitsnoop(program: Command): void {
     .option('-u, --uid <user>', 'only processes of this real user (id or name)', (text: string) => uidArg(text))
     .option('-c, --comm <name>', 'only processes of this name (its first 15 characters, as the kernel keeps)')
     .option('--cgroup <path>', 'only processes in this cgroup v2 or below it (a directory, or a path under the cgroup2 mount)')
+    .option('--container <id>', 'only processes of this running container (its id, or the first 12 or more digits)')
+    .option('--pod <uid>', 'only processes of this Kubernetes pod (its UID), on this node')
     .option('-x, --failed', 'only failures: a non-zero exit code or any signal')
     .option('--min-age <duration>', 'only processes at least this old: 500ms, 2s, 1.5m, 1h', durationNs)
     .option('--threads', 'one line per thread (with its tid), not per process')
@@ -64,6 +67,10 @@ export function registerExitsnoop(program: Command): void {
     .option('--ringbuf-size <bytes>', `ring buffer size, a power of two (default ${DEFAULT_RINGBUF_SIZE >> 20}M)`, sizeArg)
     .option('--batch-ms <ms>', `the longest an exit waits in the ring: wake-ups are batched to this (default ${DEFAULT_BATCH_MS}; 0: one per exit)`, batchArg)
     .option('--btf <file>', BTF_OPTION_HELP)
+    .option('--metrics <[host:]port>', 'serve Prometheus metrics at http://HOST:PORT/metrics (and /healthz), beside the events')
+    .option('--metrics-labels <labels>', 'add these labels to the exit metrics: comm, container, pod (comma-separated)', labelList)
+    .option('--metrics-max-label-sets <n>', `distinct label sets kept before the rest count as "other" (default ${DEFAULT_MAX_LABEL_SETS})`, countArg)
+    .option('-q, --quiet', 'print no events (loss notices go to stderr): with --metrics, metrics only')
     .addHelpText('after', HELP)
     .action(async (o: CliOptions) => {
       await untilStopped(async (stopSignal) => {
@@ -71,7 +78,19 @@ export function registerExitsnoop(program: Command): void {
         stopSignal.addEventListener('abort', () => ac.abort(), { once: true });
         const timer = o.duration !== undefined ? setTimeout(() => ac.abort(), Number(o.duration / 1_000_000n)) : undefined;
         try {
-          await exitsnoop({ ...toOptions(o), signal: ac.signal, onReady });
+          if (o.metrics === undefined) await exitsnoop({ ...toOptions(o), signal: ac.signal, onReady });
+          else {
+            const { exitsnoopWithMetrics, parseListenAddress } = await import('../metrics/index.js');
+            await exitsnoopWithMetrics({
+              ...toOptions(o),
+              signal: ac.signal,
+              onReady,
+              metrics: parseListenAddress(o.metrics),
+              labels: o.metricsLabels,
+              maxLabelSets: o.metricsMaxLabelSets,
+              onListening: (at) => process.stderr.write(`Metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics\n`),
+            });
+          }
         } finally {
           clearTimeout(timer);
         }
@@ -89,6 +108,12 @@ interface CliOptions {
   uid?: number;
   comm?: string;
   cgroup?: string;
+  container?: string;
+  pod?: string;
+  metrics?: string;
+  metricsLabels?: ExitLabel[];
+  metricsMaxLabelSets?: number;
+  quiet?: boolean;
   failed?: boolean;
   minAge?: bigint;
   threads?: boolean;
@@ -109,6 +134,9 @@ function toOptions(o: CliOptions): ExitsnoopOptions {
     uid: o.uid,
     comm: o.comm,
     cgroup: o.cgroup,
+    container: o.container,
+    pod: o.pod,
+    quiet: o.quiet,
     failedOnly: o.failed,
     minAgeNs: o.minAge,
     ringbufSize: o.ringbufSize,
@@ -168,6 +196,18 @@ export function durationNs(text: string): bigint {
   // Exact decimal arithmetic: 1.5m is 90 s to the nanosecond.
   const scale = 10n ** BigInt(frac.length);
   return (BigInt(whole! + frac) * unit) / scale;
+}
+
+function labelList(text: string): ExitLabel[] {
+  const labels = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const l of labels) if (!(EXIT_LABELS as readonly string[]).includes(l)) throw new InvalidArgumentError(`"${l.slice(0, 40)}" is not a metrics label: choose from ${EXIT_LABELS.join(', ')}`);
+  return labels as ExitLabel[];
+}
+
+function countArg(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || n < 1 || n > 100_000) throw new InvalidArgumentError(`"${text}" is not a whole number from 1 to 100000`);
+  return n;
 }
 
 /** "4096", "256K", "4M", "1G" (powers of 1024). */

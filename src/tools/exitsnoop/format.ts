@@ -7,6 +7,7 @@
  * Loss notices go in the same stream, so a reader sees where events are missing.
  */
 import { TableFormatter, toJson } from '../../decode/index.js';
+import type { CgroupInfo } from './container.js';
 import { signalName, type ExitEvent } from './event.js';
 
 export type OutputFormat = 'table' | 'seed' | 'json';
@@ -25,8 +26,8 @@ export class ExitFormatter {
   constructor(
     readonly format: OutputFormat,
     private readonly time: TimeStyle = { style: 'clock', utc: false },
-    /** cgroup id -> path, for JSON. */
-    private readonly cgroupPath: (id: bigint) => string | null = () => null,
+    /** cgroup id -> path and container, for JSON. */
+    private readonly cgroupInfo: (id: bigint) => CgroupInfo = () => NO_CGROUP,
   ) {
     if (format !== 'json') {
       const width = formatTime(0, time).length + 1;
@@ -40,7 +41,7 @@ export class ExitFormatter {
   }
 
   line(e: ExitEvent): string {
-    if (!this.table) return jsonLine(e, this.cgroupPath(e.cgroupId));
+    if (!this.table) return jsonLine(e, this.cgroupInfo(e.cgroupId));
     const values: unknown[] = [e.pid, e.ppid, e.exitCode, e.durationNs, e.comm];
     if (this.format === 'table') values.push(e.tid, e.signal ? `${signalName(e.signal)}${e.coreDumped ? ' (core)' : ''}` : '-');
     return this.table.row(values, formatTime(e.timeMs, this.time));
@@ -53,7 +54,9 @@ export class ExitFormatter {
   }
 }
 
-export function jsonLine(e: ExitEvent, cgroup: string | null): string {
+const NO_CGROUP: CgroupInfo = { path: null, container: { id: null, runtime: null, podUid: null, podQos: null } };
+
+export function jsonLine(e: ExitEvent, cgroup: CgroupInfo = NO_CGROUP): string {
   return toJson({
     type: 'exit',
     time: new Date(e.timeMs).toISOString(),
@@ -70,7 +73,11 @@ export function jsonLine(e: ExitEvent, cgroup: string | null): string {
     status: e.status,
     duration_ns: e.durationNs,
     cgroup_id: e.cgroupId,
-    cgroup,
+    cgroup: cgroup.path,
+    container_id: cgroup.container.id,
+    container_runtime: cgroup.container.runtime,
+    pod_uid: cgroup.container.podUid,
+    pod_qos: cgroup.container.podQos,
   });
 }
 

@@ -15,7 +15,8 @@ import { Collection, setGlobal } from '../../loader/index.js';
 import { loadObjectFile, type ObjectSpec } from '../../object/index.js';
 import { RingBuffer } from '../../ringbuf/index.js';
 import { defaultSys } from '../../sys/index.js';
-import { CgroupPaths, cgroupDir } from './cgroup.js';
+import { CgroupPaths, cgroup2Mount, cgroupDir } from './cgroup.js';
+import { CgroupIdentities, findContainerCgroup } from './container.js';
 import { packagePath } from '../../package-root.js';
 import { EventDecoder, monotonicToWall, type ExitEvent } from './event.js';
 import { ExitFormatter, type OutputFormat, type TimeStyle } from './format.js';
@@ -50,6 +51,10 @@ export interface ExitFilterOptions {
   comm?: string;
   /** Only tasks in this cgroup v2 or below it: a directory, or a path under the cgroup2 mount. */
   cgroup?: string;
+  /** Only this container's processes: its id or a prefix (found in the cgroup hierarchy at start). */
+  container?: string;
+  /** Only this Kubernetes pod's processes: its UID. */
+  pod?: string;
   /** Only non-zero exit codes and signals. */
   failedOnly?: boolean;
   /** Only processes at least this old. */
@@ -71,6 +76,10 @@ export interface ExitsnoopOptions extends ExitFilterOptions {
   time?: TimeStyle;
   /** Print no events; print a summary when the run ends. */
   summary?: boolean;
+  /** Print no events (loss notices go to stderr): for metrics only. */
+  quiet?: boolean;
+  /** Sees every exit and loss as they are delivered (metrics). */
+  observer?: { exit(e: ExitEvent): void; lost(count: number, total: number): void };
   /** Where output goes (default stdout). */
   out?: NodeJS.WritableStream;
   /** Told once the program is attached; `groupDead` says which process-exit rule is in force. */
@@ -99,7 +108,7 @@ export function configure(spec: ObjectSpec, o: ExitFilterOptions): void {
     setGlobal(spec, 'filter_comm', true);
     setGlobal(spec, 'targ_comm', Buffer.from(o.comm).subarray(0, COMM_LEN - 1).toString('latin1'));
   }
-  if (o.cgroup !== undefined) setGlobal(spec, 'filter_cgroup', true);
+  if (o.cgroup !== undefined || o.container !== undefined || o.pod !== undefined) setGlobal(spec, 'filter_cgroup', true);
   if (o.failedOnly) setGlobal(spec, 'failed_only', true);
   if (o.minAgeNs !== undefined) setGlobal(spec, 'min_age_ns', o.minAgeNs);
   const size = o.ringbufSize ?? DEFAULT_RINGBUF_SIZE;
@@ -110,6 +119,21 @@ export function configure(spec: ObjectSpec, o: ExitFilterOptions): void {
   const batchMs = o.batchMs ?? DEFAULT_BATCH_MS;
   if (!Number.isFinite(batchMs) || batchMs < 0 || batchMs > 10_000) throw new TsbpfError(`batch interval ${batchMs} ms must be from 0 to 10000`);
   if (batchMs > 0) setGlobal(spec, 'wakeup_bytes', BigInt(size / 4));
+}
+
+/** The cgroup directory the filters name, if any: --cgroup's, or the container's or pod's. */
+function filterCgroup(o: ExitFilterOptions): string | undefined {
+  const named = [o.cgroup !== undefined && 'cgroup', o.container !== undefined && 'container', o.pod !== undefined && 'pod'].filter(Boolean);
+  if (named.length > 1) throw new TsbpfError(`${named.map((n) => `--${n}`).join(' and ')}: give one (each is a cgroup filter, and the kernel side takes one cgroup)`);
+  if (o.cgroup !== undefined) return cgroupDir(o.cgroup);
+  if (o.container === undefined && o.pod === undefined) return undefined;
+  const mount = cgroup2Mount();
+  if (!mount) throw new TsbpfError('--container/--pod: no cgroup2 filesystem is mounted (see /proc/self/mounts)');
+  if (o.container !== undefined && !/^[0-9a-f]{1,64}$/i.test(o.container)) throw new TsbpfError(`--container ${JSON.stringify(o.container.slice(0, 80))}: a container id is hex digits`);
+  if (o.pod !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(o.pod)) throw new TsbpfError(`--pod ${JSON.stringify(o.pod.slice(0, 80))}: a pod UID looks like 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`);
+  const dir = findContainerCgroup(mount, o);
+  if (!dir) throw new TsbpfError(o.pod !== undefined ? `--pod ${o.pod}: no cgroup of that pod under ${mount} (is it running on this node?)` : `--container ${o.container}: no cgroup of that container under ${mount} (is it running?)`);
+  return dir;
 }
 
 function positiveInt(n: number, what: string): number {
@@ -168,7 +192,7 @@ export class ExitMonitor implements Disposable {
   static open(opts: ExitFilterOptions = {}): ExitMonitor {
     const spec = loadObjectFile(EXITSNOOP_OBJECT);
     configure(spec, opts);
-    const cgroup = opts.cgroup !== undefined ? cgroupDir(opts.cgroup) : undefined;
+    const cgroup = filterCgroup(opts);
     const decoder = new EventDecoder(spec.btf, monotonicToWall());
     const coll = Collection.load(spec, { targetBtf: opts.btf });
     try {
@@ -320,8 +344,8 @@ export async function* exitEvents(opts: ExitFilterOptions & { signal?: AbortSign
 /** `tsbpf exitsnoop`: the exits as a table, the seed's table, JSON lines or a summary. */
 export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<ExitsnoopResult> {
   const out = opts.out ?? process.stdout;
-  const paths = opts.format === 'json' ? new CgroupPaths() : undefined;
-  const format = new ExitFormatter(opts.format ?? 'table', opts.time, paths ? (id) => paths.path(id) : undefined);
+  const cgroups = opts.format === 'json' ? new CgroupIdentities(new CgroupPaths()) : undefined;
+  const format = new ExitFormatter(opts.format ?? 'table', opts.time, cgroups ? (id) => cgroups.info(id) : undefined);
   const summary = opts.summary ? new Summary() : undefined;
   using monitor = ExitMonitor.open(opts);
 
@@ -341,18 +365,23 @@ export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<ExitsnoopR
     write(lines.length ? lines.join('\n') + '\n' : '');
     lines.length = 0;
   };
-  write(summary ? '' : format.header);
+  const quiet = !!opts.quiet && !summary;
+  const observer = opts.observer;
+  write(summary || quiet ? '' : format.header);
   opts.onReady?.({ groupDead: monitor.groupDead });
   await monitor.run(
     {
       exit: (e) => {
         events++;
+        observer?.exit(e);
         if (summary) summary.add(e);
-        else lines.push(format.line(e));
+        else if (!quiet) lines.push(format.line(e));
       },
       lost: (count, total) => {
         lost = total;
-        if (!summary) lines.push(format.lost(count, total, Date.now()));
+        observer?.lost(count, total);
+        if (quiet) process.stderr.write(`tsbpf: ${count} exits lost (ring buffer full; ${total} in all)\n`);
+        else if (!summary) lines.push(format.lost(count, total, Date.now()));
       },
       batch: flush,
     },
