@@ -32,7 +32,7 @@ const BASE = ['-c', EXITCASES_COMM, '--ppid', ME];
 
 /** The fields each kind of line has, as `tsbpf exitsnoop --help` documents them. */
 const FIELDS = {
-  exit: ['type', 'time', 'pid', 'tid', 'ppid', 'ns_pid', 'uid', 'comm', 'exit_code', 'signal', 'signal_name', 'core_dumped', 'status', 'duration_ns', 'cgroup_id', 'cgroup'],
+  exit: ['type', 'time', 'pid', 'tid', 'ppid', 'ns_pid', 'uid', 'comm', 'exit_code', 'signal', 'signal_name', 'core_dumped', 'status', 'duration_ns', 'cgroup_id', 'cgroup', 'container_id', 'container_runtime', 'pod_uid', 'pod_qos'],
   lost: ['type', 'time', 'lost', 'total_lost'],
   summary: ['type', 'time', 'seconds', 'exits', 'failed', 'lost', 'by_reason', 'by_comm', 'lifetime_ms_log2'],
 } as const;
@@ -41,6 +41,7 @@ interface Exit {
   type: 'exit'; time: string; pid: number; tid: number; ppid: number; ns_pid: number; uid: number; comm: string;
   exit_code: number; signal: number | null; signal_name: string | null; core_dumped: boolean; status: number;
   duration_ns: number; cgroup_id: number; cgroup: string | null;
+  container_id: string | null; container_runtime: string | null; pod_uid: string | null; pod_qos: string | null;
   /** cgroup_id read exactly from the line's text (it is a u64). */
   cgroupId: bigint;
 }
@@ -135,7 +136,7 @@ function expected(r: Ended, over: Partial<Exit> = {}): Partial<Exit> {
   return {
     type: 'exit', pid: r.pid, tid: r.pid, ppid: process.pid, ns_pid: r.pid, uid: 0, comm: EXITCASES_COMM,
     exit_code: r.code ?? 0, signal, signal_name: r.signal, core_dumped: false, status: signal ?? (r.code! << 8),
-    cgroup: own().path, cgroupId: own().id, ...over,
+    cgroup: own().path, cgroupId: own().id, container_id: null, container_runtime: null, pod_uid: null, pod_qos: null, ...over,
   };
 }
 
@@ -359,6 +360,58 @@ kernelTest('--cgroup: a process in the cgroup and one in a cgroup below it pass,
   assertExit(out.control, below, want.below);
   assertExit(out.control, outside);
   assert.notEqual(own().id, want.inside.cgroupId);
+});
+
+kernelTest('containers: cgroups named as docker and a Kubernetes pod name them give the id, runtime, pod UID and QoS; --container and --pod pass only theirs', async (t) => {
+  const dockerId = 'd0c4e7'.padEnd(64, '1');
+  const criId = 'c41e0'.padEnd(64, '2');
+  const uid = '0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0';
+  const docker = `docker-${dockerId}.scope`;
+  const pod = `kubepods.slice/kubepods-burstable.slice/kubepods-burstable-pod${uid.replace(/-/g, '_')}.slice`;
+  const parts = pod.split('/');
+  const cg = freshCgroup(t, [docker, ...parts.map((_, i) => parts.slice(0, i + 1).join('/')), `${pod}/cri-containerd-${criId}.scope`]);
+  const inDocker = join(cg.dir, docker);
+  const inPod = join(cg.dir, pod, `cri-containerd-${criId}.scope`);
+  let a!: Ended;
+  let b!: Ended;
+  let c!: Ended;
+  const out = await watch(
+    { container: ['--container', dockerId.slice(0, 12), ...BASE], pod: ['--pod', uid, ...BASE], control: BASE },
+    () => {
+      a = shell(`echo $$ > ${inDocker}/cgroup.procs && exec ${exitcases()} code 3`);
+      b = shell(`echo $$ > ${inPod}/cgroup.procs && exec ${exitcases()} code 4`);
+      c = ends('code', '5');
+    },
+  );
+  assert.deepEqual([a.code, b.code, c.code], [3, 4, 5]);
+  const want = {
+    a: { cgroup: `/${cg.name}/${docker}`, cgroupId: cg.id(inDocker), container_id: dockerId, container_runtime: 'docker', pod_uid: null, pod_qos: null },
+    b: { cgroup: `/${cg.name}/${pod}/cri-containerd-${criId}.scope`, cgroupId: cg.id(inPod), container_id: criId, container_runtime: 'containerd', pod_uid: uid, pod_qos: 'burstable' },
+  };
+  assertPids(out.container, [a.pid]);
+  assertExit(out.container, a, want.a);
+  assertPids(out.pod, [b.pid]);
+  assertExit(out.pod, b, want.b);
+  assertPids(out.control, [a.pid, b.pid, c.pid]);
+  assertExit(out.control, a, want.a);
+  assertExit(out.control, b, want.b);
+  assertExit(out.control, c);
+});
+
+test('--container and --pod: a container or pod with no cgroup, a malformed id, or two cgroup filters are one-line errors', () => {
+  const cases: [string[], RegExp][] = [
+    [['--container', 'abcdef123456'], /^tsbpf: --container abcdef123456: no cgroup of that container under \S+ \(is it running\?\)\n$/],
+    [['--pod', '0f1e2d3c-4b5a-6978-8796-000000000000'], /^tsbpf: --pod 0f1e2d3c-4b5a-6978-8796-000000000000: no cgroup of that pod under \S+ \(is it running on this node\?\)\n$/],
+    [['--container', 'xyz'], /^tsbpf: --container "xyz": a container id is hex digits\n$/],
+    [['--pod', 'nope'], /^tsbpf: --pod "nope": a pod UID looks like /],
+    [['--container', 'abc', '--cgroup', '/'], /^tsbpf: --cgroup and --container: give one/],
+  ];
+  for (const [args, re] of cases) {
+    const r = tsbpf(['exitsnoop', '--json', ...args]);
+    assert.equal(r.status, 1, `${args.join(' ')}: ${r.stderr}`);
+    assert.equal(r.stdout, '');
+    assert.match(r.stderr, re);
+  }
 });
 
 test('--cgroup: a path that is not a cgroup under the mount is an error, before anything runs', () => {

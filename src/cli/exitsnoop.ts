@@ -36,10 +36,15 @@ Examples:
                                            one container, with cgroup and in-container pid
   tsbpf exitsnoop --json | jq -c 'select(.signal_name == "SIGKILL") | {pid, comm}'
   tsbpf exitsnoop --ringbuf-size 16M       more room for bursts of exits
+  tsbpf exitsnoop --container 3f2a9c1b7d4e --json
+                                           one container's exits (id or its first digits)
+  tsbpf exitsnoop --metrics :9464 -q --metrics-labels comm,container
+                                           Prometheus metrics at :9464/metrics, no event output
 
 JSON fields (one object per line; "type" says which kind):
   exit:    time (ISO 8601, UTC), pid, tid, ppid, ns_pid, uid, comm, exit_code, signal,
-           signal_name, core_dumped, status, duration_ns, cgroup_id, cgroup
+           signal_name, core_dumped, status, duration_ns, cgroup_id, cgroup,
+           container_id, container_runtime, pod_uid, pod_qos
   lost:    time, lost, total_lost
   summary: time, seconds, exits, failed, lost, by_reason, by_comm, lifetime_ms_log2
   Schema: tools/exitsnoop/event.schema.json`;
