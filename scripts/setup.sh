@@ -5,8 +5,8 @@
 #                                    their BPF objects are committed, no compiler needed)
 #   bash scripts/setup.sh --compiler also Debian's clang, llvm and libbpf-dev, to compile BPF C
 #                                    (tsbpf build)
-#   bash scripts/setup.sh --test     the compiler, and bpftool: a reference the tests compare
-#                                    tsbpf's BTF output with
+#   bash scripts/setup.sh --test     the compiler, and what the tests use: bpftool (a reference
+#                                    for BTF and maps), qemu (the kernel matrix), prometheus
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -26,6 +26,8 @@ if [ "$mode" = "--compiler" ] || [ "$mode" = "--test" ]; then
     command -v depmod >/dev/null 2>&1 || [ -x /usr/sbin/depmod ] || [ -x /sbin/depmod ] || missing+=(kmod)
     command -v xz >/dev/null 2>&1 || missing+=(xz-utils)
     command -v zstd >/dev/null 2>&1 || missing+=(zstd)
+    # A real Prometheus scrapes `exitsnoop --metrics` in test/metrics.test.ts.
+    command -v prometheus >/dev/null 2>&1 || [ -x /usr/bin/prometheus ] || missing+=(prometheus)
   fi
   if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" != 0 ]; then

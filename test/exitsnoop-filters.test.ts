@@ -11,11 +11,12 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { constants, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import AjvModule from 'ajv';
+import { cgroup2Mount, freshCgroup } from './cgroups.js';
 import { exitcases, EXITCASES_COMM } from './exitcases.js';
 import { kernelTest, UNPRIVILEGED } from './kernel.js';
 import { ROOT } from './paths.js';
@@ -58,48 +59,12 @@ const allLines: { args: string[]; line: string }[] = [];
 
 // ---- cgroup v2 -------------------------------------------------------------------------
 
-/** Where cgroup2 is mounted, from /proc/self/mounts. */
-function cgroup2Mount(): string {
-  for (const line of readFileSync('/proc/self/mounts', 'utf8').split('\n')) {
-    const [, dir, type] = line.split(' ');
-    if (type === 'cgroup2' && dir) return dir.replace(/\\040/g, ' ');
-  }
-  throw new Error('no cgroup2 filesystem in /proc/self/mounts');
-}
-
 /** This process's cgroup v2 path (relative to the mount) and id: what its children start in. */
 function ownCgroup(): { path: string; id: bigint } {
   const line = readFileSync('/proc/self/cgroup', 'utf8').split('\n').find((l) => l.startsWith('0::'));
   assert.ok(line, 'a cgroup v2 line (0::) in /proc/self/cgroup');
   const path = line.slice(3);
   return { path, id: statSync(join(cgroup2Mount(), path), { bigint: true }).ino };
-}
-
-/** A fresh cgroup directly under the cgroup2 mount (with `children` below it), removed by `t.after`. */
-function freshCgroup(t: { after: (fn: () => void | Promise<void>) => void }, children: string[] = []) {
-  const mount = cgroup2Mount();
-  const name = `tsbpf-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  const dir = join(mount, name);
-  mkdirSync(dir);
-  const dirs = [dir, ...children.map((c) => join(dir, c))];
-  for (const d of dirs.slice(1)) mkdirSync(d);
-  t.after(async () => {
-    // Deepest first; a cgroup whose last task was just reaped can be busy for a moment.
-    for (const d of dirs.reverse()) {
-      for (let i = 0; ; i++) {
-        try {
-          rmdirSync(d);
-          break;
-        } catch (e) {
-          if ((e as NodeJS.ErrnoException).code === 'ENOENT') break;
-          if ((e as NodeJS.ErrnoException).code !== 'EBUSY' || i >= 100) throw e;
-          await new Promise((r) => setTimeout(r, 20));
-        }
-      }
-    }
-  });
-  const id = (d: string) => statSync(d, { bigint: true }).ino;
-  return { mount, name, dir, id };
 }
 
 // ---- processes ---------------------------------------------------------------------------

@@ -33,8 +33,9 @@ export class MetricsServer {
     let self: MetricsServer | undefined;
     const server = createServer({ requestTimeout: 10_000, headersTimeout: 5_000 }, (req, res) => void serve(registry, () => self?.healthy ?? false, req, res));
     // Bad requests (Node's parser refuses them) get a 400 and a closed socket, nothing more.
-    server.on('clientError', (_e, socket) => {
-      if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    server.on('clientError', (e: NodeJS.ErrnoException, socket) => {
+      const status = e.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      if (socket.writable) socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
       else socket.destroy();
     });
     server.maxHeadersCount = 64;

@@ -12,7 +12,10 @@
 //   tsbpf-exitcases forkloop N        fork N children that _exit(0) at once, reaping each;
 //                                     prints N when done
 //   tsbpf-exitcases sleep MS          sleep MS ms, then exit(0)
+//   tsbpf-exitcases names N PREFIX    fork N children, child i named PREFIXi (prctl), each
+//                                     _exit(0) at once, reaping each; prints N when done
 #define _GNU_SOURCE
+#include <sys/prctl.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -59,7 +62,7 @@ int main(int argc, char **argv)
 	pthread_t t;
 
 	if (argc < 3) {
-		fprintf(stderr, "usage: %s code N | signal SIG core|nocore | group-exit N | pthread-exit N MS | threads N | forkloop N | sleep MS\n", argv[0]);
+		fprintf(stderr, "usage: %s code N | signal SIG core|nocore | group-exit N | pthread-exit N MS | threads N | forkloop N | sleep MS | names N PREFIX\n", argv[0]);
 		return 2;
 	}
 	const char *mode = argv[1];
@@ -103,6 +106,24 @@ int main(int argc, char **argv)
 			pid_t pid = fork();
 			if (pid == 0)
 				_exit(0);
+			if (pid < 0) {
+				perror("fork");
+				return 2;
+			}
+			waitpid(pid, NULL, 0);
+		}
+		printf("%d\n", n);
+		return 0;
+	}
+	if (!strcmp(mode, "names") && argc == 4) {
+		for (int i = 0; i < n; i++) {
+			pid_t pid = fork();
+			if (pid == 0) {
+				char name[16];
+				snprintf(name, sizeof(name), "%s%d", argv[3], i);
+				prctl(PR_SET_NAME, name);
+				_exit(0);
+			}
 			if (pid < 0) {
 				perror("fork");
 				return 2;
