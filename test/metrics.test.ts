@@ -206,9 +206,10 @@ kernelTest('the endpoint takes 1,000 concurrent scrapes during a burst of exits 
     assert.equal(await raw(port, 'POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n'), 'HTTP/1.1 405 Method Not Allowed');
     assert.equal(await raw(port, 'GET /nosuch HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n'), 'HTTP/1.1 404 Not Found');
     const burst = spawn('/bin/sh', ['-c', `echo $$ > ${cg.dir}/cgroup.procs && exec ${exitcases()} forkloop 3000`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const ended = once(burst, 'exit'); // before the scrapes: the burst may well end during them
     const scrapes = await Promise.all(Array.from({ length: 1000 }, () => fetch(`http://127.0.0.1:${port}/metrics`).then(async (r) => [r.status, (await r.text()).includes('tsbpf_exits_total')] as const)));
     assert.deepEqual(new Set(scrapes.map((s) => `${s[0]} ${s[1]}`)), new Set(['200 true']), 'every scrape answered in full');
-    const [code] = await once(burst, 'exit');
+    const [code] = await ended;
     assert.equal(code, 0);
     let s = new Map<string, number>();
     const total = () => s.get('tsbpf_exits_total{reason="exited",code_class="0"}') ?? 0;
