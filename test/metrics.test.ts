@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { freshCgroup } from './cgroups.js';
 import { exitcases, EXITCASES_COMM } from './exitcases.js';
 import { kernelTest } from './kernel.js';
-import { start, stop, type Running } from './tsbpf-cli.js';
+import { buildExample, start, stop, type Running } from './tsbpf-cli.js';
 
 const READY = /Tracing process exits/;
 
@@ -23,6 +23,14 @@ const READY = /Tracing process exits/;
 async function exporter(args: string[]): Promise<{ run: Running; port: number }> {
   const run = await start(['exitsnoop', '--metrics', '127.0.0.1:0', '-q', ...args], READY);
   const m = /Metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(run.err());
+  assert.ok(m, `the endpoint's address on stderr: ${run.err()}`);
+  return { run, port: Number(m[1]) };
+}
+
+/** tsbpf run PACKAGE with metrics on a free port, printing nothing; its port. */
+async function runExporter(pkg: string, args: string[]): Promise<{ run: Running; port: number }> {
+  const run = await start(['run', pkg, '--metrics', '127.0.0.1:0', '-q', ...args], /Ctrl-C to end/);
+  const m = /metrics at http:\/\/127\.0\.0\.1:(\d+)\/metrics/.exec(run.err());
   assert.ok(m, `the endpoint's address on stderr: ${run.err()}`);
   return { run, port: Number(m[1]) };
 }
@@ -44,6 +52,14 @@ function run(cmd: string, args: string[]): { pid: number; code: number | null; s
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
   if (r.error) throw r.error;
   return { pid: r.pid, code: r.status, signal: r.signal };
+}
+
+/** Polls `check` until it holds, or fails after `ms`. */
+async function until(check: () => Promise<boolean>, what: string, ms = 15_000): Promise<void> {
+  for (const t0 = Date.now(); !(await check()); ) {
+    assert.ok(Date.now() - t0 < ms, what);
+    await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 async function freePort(): Promise<number> {
@@ -221,5 +237,59 @@ kernelTest('the endpoint takes 1,000 concurrent scrapes during a burst of exits 
     assert.equal(s.get('tsbpf_events_lost_total'), 0);
   } finally {
     assert.equal(await stop(ex.proc), 0, ex.err());
+  }
+});
+
+kernelTest('a real Prometheus scraping tsbpf run --metrics sees a log2_hist package as histograms: each key its bucket', async (t) => {
+  const ex = buildExample('histogram', t);
+  const cfg = join(ex.dir, 'metrics.json');
+  writeFileSync(cfg, JSON.stringify({ maps: { hists: { labels: ['pid'] } } }));
+  const { run: r, port } = await runExporter(ex.package, ['--metrics-config', cfg]);
+  try {
+    const prom = await prometheus(port, t);
+    await until(async () => (await prom.query('up{job="tsbpf"} == 1')).length > 0, 'Prometheus never scraped the endpoint');
+    const sleeper = async (s: string) => {
+      const p = spawn('/bin/sleep', [s]);
+      await once(p, 'exit');
+      return p.pid!;
+    };
+    // 45 ms is in log2 slot 15 (32768..65535 us), 300 ms in slot 18 (262144..524287 us).
+    const short = await sleeper('0.045');
+    const long = await sleeper('0.3');
+    const bucket = async (pid: number, le: string) => {
+      const res = await prom.query(`tsbpf_hists_bucket{pid="${pid}",comm="sleep",le="${le}"}`);
+      return res.length === 1 ? Number(res[0]!.value[1]) : undefined;
+    };
+    await until(async () => (await bucket(short, '65535')) === 1 && (await bucket(long, '524287')) === 1, 'both sleeps in Prometheus');
+    assert.equal(await bucket(short, '32767'), 0);
+    assert.equal(await bucket(short, '+Inf'), 1);
+    assert.equal(await bucket(long, '262143'), 0);
+    assert.equal(await bucket(long, '+Inf'), 1);
+    const count = await prom.query(`tsbpf_hists_count{pid=~"${short}|${long}"}`);
+    assert.deepEqual(count.map((c) => [Number(c.metric.pid), Number(c.value[1])]).sort((a, b) => a[0]! - b[0]!), [[short, 1], [long, 1]].sort((a, b) => a[0]! - b[0]!));
+    const sum = await prom.query(`tsbpf_hists_sum{pid="${long}"}`);
+    assert.equal(Number(sum[0]!.value[1]), 262144, 'the sum of the slots\' lower bounds');
+  } finally {
+    assert.equal(await stop(r.proc), 0, r.err());
+  }
+});
+
+kernelTest('tsbpf run --metrics counts exported events, and by field values as the config asks', async (t) => {
+  const ex = buildExample('filter', t);
+  const cfg = join(ex.dir, 'metrics.json');
+  writeFileSync(cfg, JSON.stringify({ events: [{ name: 'exits_by_code', labels: ['exit_code'] }] }));
+  const { run: r, port } = await runExporter(ex.package, ['--metrics-config', cfg, '--', '--target_ppid', String(process.pid)]);
+  try {
+    for (const code of [3, 3, 4]) {
+      const p = spawn('/bin/sh', ['-c', `exit ${code}`]);
+      await once(p, 'exit');
+    }
+    let s = new Map<string, number>();
+    await until(async () => (s = await scrape(port)).get('tsbpf_exits_by_code_total{exit_code="4"}') === 1, 'the events counted');
+    assert.equal(s.get('tsbpf_exits_by_code_total{exit_code="3"}'), 2);
+    assert.equal(s.get('tsbpf_events_total{map="events",type="event"}'), 3);
+    assert.equal(r.out(), '', '-q: nothing printed');
+  } finally {
+    assert.equal(await stop(r.proc), 0, r.err());
   }
 });

@@ -11,6 +11,7 @@ import { registerBuild } from './build.js';
 import { registerBtfCommand } from './btf.js';
 import { registerExitsnoop } from './exitsnoop.js';
 import { registerGen } from './gen.js';
+import type { RunCommandOptions } from './run-command.js';
 // Commands load their modules when they run: `tsbpf exitsnoop` starts without build, gen or run.
 import { addMapSize, type MapSizes } from '../runner/map-sizes.js';
 
@@ -57,13 +58,17 @@ export async function main(argv: string[]): Promise<number> {
     .option('--xdp-mode <mode>', 'xdp attach mode: generic or driver (default: driver where the driver has it)')
     .option('--cgroup <path>', 'cgroup v2 directory of cgroup programs (default: the cgroup2 root)')
     .option('--freq <hz>', 'samples per second on each CPU for perf_event programs (default 1)')
+    .option('--metrics <[host:]port>', 'serve the sample maps and export maps as Prometheus metrics at http://HOST:PORT/metrics')
+    .option('--metrics-config <file>', 'JSON: counters of events by field values, maps read at every scrape, label names (README)')
+    .option('-q, --quiet', 'print no events or samples (with --metrics: metrics only)')
     .allowUnknownOption()
     .passThroughOptions()
     .addHelpText('after', '\nExamples:\n  tsbpf run package.json\n  tsbpf run execs.bpf.o -j | jq .comm\n  tsbpf run package.json -- --min_duration_ms 10')
-    .action(async (file: string, args: string[], opts: RunFlags & { json?: boolean; event?: string; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string }) => {
+    .action(async (file: string, args: string[], opts: RunFlags & { json?: boolean; event?: string; verbose?: boolean; maxEntries?: MapSizes; valueSize?: MapSizes; btf?: string; metrics?: string; metricsConfig?: string; quiet?: boolean }) => {
       // Options after FILE pass through untouched; take ours out, leave the program's.
-      const own: { json?: boolean; event?: string; verbose?: boolean; mapSizes?: MapSizes; btf?: string; attach?: Partial<AttachOptions> } = {
+      const own: RunCommandOptions = {
         json: opts.json, event: opts.event, verbose: opts.verbose, mapSizes: mergeSizes(opts.maxEntries, opts.valueSize), btf: opts.btf,
+        metrics: opts.metrics, metricsConfig: opts.metricsConfig, quiet: opts.quiet,
       };
       const flags: RunFlags = { interface: opts.interface, xdpMode: opts.xdpMode, cgroup: opts.cgroup, freq: opts.freq };
       const rest: string[] = [];
@@ -75,6 +80,11 @@ export async function main(argv: string[]): Promise<number> {
           break;
         }
         if (a === '-j' || a === '--json') own.json = true;
+        else if (a === '-q' || a === '--quiet') own.quiet = true;
+        else if (a === '--metrics' || a === '--metrics-config') {
+          if (i + 1 >= args.length) throw new TsbpfError(`${a} needs a value`);
+          own[a === '--metrics' ? 'metrics' : 'metricsConfig'] = args[++i];
+        }
         else if (a === '-v' || a === '--verbose') own.verbose = true;
         else if (a === '--max-entries' || a === '--value-size') {
           if (i + 1 >= args.length) throw new TsbpfError(`${a} needs MAP=N`);

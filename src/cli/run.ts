@@ -10,6 +10,12 @@ import { usage } from './program-args.js';
 
 export interface RunOptions extends RunnerOptions {
   json?: boolean;
+  /** Serve the package's maps and events as Prometheus metrics at [HOST:]PORT. */
+  metrics?: string;
+  /** The metrics config file (JSON): event counters by field, maps read at every scrape. */
+  metricsConfig?: string;
+  /** Print no events or samples (metrics only). */
+  quiet?: boolean;
   verbose?: boolean;
   signal?: AbortSignal;
   out?: NodeJS.WritableStream;
@@ -26,7 +32,17 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     out.write(`${input.skel?.obj_name ?? input.name} ${input.skel?.doc?.version || '0.1.0'}\n`);
     return 0;
   }
+  const metricsModule = opts.metrics !== undefined ? await import('../metrics/index.js') : undefined;
+  const at = metricsModule?.parseListenAddress(opts.metrics!);
+  const config = metricsModule && opts.metricsConfig !== undefined ? metricsModule.readRunMetricsConfig(opts.metricsConfig) : {};
   using runner = Runner.open(input, opts);
+  const served = metricsModule ? await metricsModule.serveRunMetrics(runner, at!, config) : undefined;
+  if (served) {
+    const a = served.server.address;
+    process.stderr.write(`tsbpf: metrics at http://${a.host.includes(':') ? `[${a.host}]` : a.host}:${a.port}/metrics\n`);
+  }
+  const metrics = served?.metrics;
+  const quiet = !!opts.quiet;
   if (opts.verbose) {
     for (const l of runner.links) process.stderr.write(`tsbpf: attached ${l.program.name} (${l.program.section}) to ${l.target}\n`);
   }
@@ -38,7 +54,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     ac.abort();
   });
   const write = (text: string | Uint8Array) => {
-    if (text.length && !broken) out.write(text);
+    if (text.length && !broken && !quiet) out.write(text);
   };
   const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
 
@@ -69,6 +85,8 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     await runner.run(
       {
         record: (r) => {
+          metrics?.record(r.map, r.type.name);
+          if (quiet) return;
           // A stack trace map's records print as stacks (in the table form; JSON is the struct).
           if (r.stack && !opts.json) {
             const st = runner.stackOf(r);
@@ -84,17 +102,29 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
           }
           lines.push(f.line(r.view, r.offset, now));
         },
-        sample: (s) => write(sampleFormatter(s.map).text(s, clockTime(new Date()))),
+        event: metrics && config.events?.length ? (e) => metrics.event(e) : undefined,
+        sample: (s) => {
+          metrics?.sample(s);
+          write(sampleFormatter(s.map).text(s, clockTime(new Date())));
+        },
         // A message ending in a newline leaves a blank line in trace_pipe: no JSON object for it.
         printk: (l) => write(opts.json ? (l.text.trim() ? toJson(l.line) + '\n' : '') : l.text + '\n'),
-        lost: (l) => process.stderr.write(`tsbpf: lost ${l.count} samples (perf buffer ${l.map} full)\n`),
+        lost: (l) => {
+          metrics?.lost(l);
+          process.stderr.write(`tsbpf: lost ${l.count} samples (perf buffer ${l.map} full)\n`);
+        },
         iter: (i) => write(i.bytes),
-        ready: (mode) => process.stderr.write(readyLine(runner, mode)),
+        ready: (mode) => {
+          served?.server.ready();
+          process.stderr.write(readyLine(runner, mode));
+        },
       },
       signal,
     );
   } finally {
     flush();
+    served?.server.unhealthy();
+    await served?.server.close();
   }
   return 0;
 }

@@ -14,7 +14,8 @@
  * new combinations are counted with every such label "other", so a machine running 10,000
  * differently named programs still exports at most maxLabelSets + 1 of them.
  */
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Histogram, type Registry } from 'prom-client';
+import { LabelSetCap } from './cap.js';
 import { signalName, type ExitEvent } from '../tools/exitsnoop/event.js';
 import type { ContainerIdentity } from '../tools/exitsnoop/container.js';
 
@@ -29,7 +30,6 @@ export interface ExitMetricsOptions {
 
 /** 1 ms to 1 day: short-lived helpers to daemons. */
 export const LIFETIME_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400, 86400];
-const OTHER = 'other';
 
 type Inc = { inc(n?: number): void };
 type Observe = { observe(v: number): void };
@@ -41,10 +41,7 @@ export class ExitMetrics {
   private readonly signals: Counter<string>;
   private readonly lifetime: Histogram<string>;
   private readonly lost: Counter<string>;
-  private readonly overflow: Counter<string>;
-  private readonly sets: Gauge<string>;
-  /** Admitted label sets, by their joined values. */
-  private readonly admitted = new Set<string>();
+  private readonly cap: LabelSetCap;
   /** prom-client children by our own key: no label hashing per exit. */
   private readonly children = new Map<string, { exits: Inc; signal?: Inc; lifetime: Observe }>();
 
@@ -57,11 +54,8 @@ export class ExitMetrics {
     this.signals = new Counter({ name: 'tsbpf_exit_signals_total', help: 'Processes killed by a signal, by signal', labelNames: ['signal', ...extra], registers });
     this.lifetime = new Histogram({ name: 'tsbpf_process_lifetime_seconds', help: 'How long processes lived, from start to exit', labelNames: extra, buckets: LIFETIME_BUCKETS, registers });
     this.lost = new Counter({ name: 'tsbpf_events_lost_total', help: 'Exits not seen because the ring buffer was full', registers });
-    this.overflow = new Counter({ name: 'tsbpf_metric_label_overflow_total', help: 'Exits counted with labels "other" because the label-set cap was reached', registers });
-    this.sets = new Gauge({ name: 'tsbpf_metric_label_sets', help: 'Distinct label sets in use (at most the cap, tsbpf_metric_label_sets_max)', registers });
-    new Gauge({ name: 'tsbpf_metric_label_sets_max', help: 'The cap on distinct label sets (--metrics-max-label-sets)', registers }).set(this.max);
+    this.cap = new LabelSetCap(registry, this.max);
     this.lost.inc(0);
-    this.overflow.inc(0);
   }
 
   /** Counts one exit; `container` gives the container and pod labels. */
@@ -92,16 +86,7 @@ export class ExitMetrics {
 
   private labelValues(e: ExitEvent, container?: ContainerIdentity): string[] {
     if (!this.labels.length) return [];
-    const values = this.labels.map((l) => (l === 'comm' ? e.comm : l === 'container' ? (container?.id?.slice(0, 12) ?? '') : (container?.podUid ?? '')));
-    const key = values.join('\0');
-    if (this.admitted.has(key)) return values;
-    if (this.admitted.size < this.max) {
-      this.admitted.add(key);
-      this.sets.set(this.admitted.size);
-      return values;
-    }
-    this.overflow.inc();
-    return values.map(() => OTHER);
+    return this.cap.admit(this.labels.map((l) => (l === 'comm' ? e.comm : l === 'container' ? (container?.id?.slice(0, 12) ?? '') : (container?.podUid ?? ''))));
   }
 }
 
