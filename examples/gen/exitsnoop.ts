@@ -434,10 +434,10 @@ export class Exitsnoop implements Disposable {
 
   constructor(readonly collection: Collection) {
     this.maps = {
-      pids: collection.map<number, number>("pids"),
+      pids: collection.map<number, number>("pids").useCodec({ key: { decode: decodePidsKey, encode: encodePidsKey }, value: { decode: decodePidsValue, encode: encodePidsValue } }),
       cgroup: collection.map<Uint8Array, Uint8Array>("cgroup"),
       events: collection.map<never, never>("events"),
-      lost: collection.map<number, bigint[]>("lost"),
+      lost: collection.map<number, bigint[]>("lost").useCodec({ key: { decode: decodePidsKey, encode: encodePidsKey }, value: { decode: decodeLostValue, encode: encodeLostValue } }),
     };
     this.programs = {
       handle_exit: collection.program("handle_exit"),

@@ -152,8 +152,8 @@ export class Maps implements Disposable {
 
   constructor(readonly collection: Collection) {
     this.maps = {
-      counts: collection.map<number, bigint>("counts"),
-      slots: collection.map<number, Slot>("slots"),
+      counts: collection.map<number, bigint>("counts").useCodec({ key: { decode: decodeCountsKey, encode: encodeCountsKey }, value: { decode: decodeCountsValue, encode: encodeCountsValue } }),
+      slots: collection.map<number, Slot>("slots").useCodec({ key: { decode: decodeCountsKey, encode: encodeCountsKey }, value: { decode: decodeSlot, encode: encodeSlot } }),
     };
     this.programs = {
       count: collection.program("count"),

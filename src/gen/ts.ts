@@ -7,7 +7,6 @@
  * per ring buffer or perf event array. Deterministic: the same object gives the same text.
  */
 import { isBoolInt, isCharInt, type Btf } from '../btf/index.js';
-import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
 import { parseObject, type MapSpec, type ObjectSpec } from '../object/index.js';
 import { DUMMY_VARIABLE, headerStructIds } from '../package/index.js';
@@ -139,7 +138,7 @@ export function generateTypeScript(bytes: Uint8Array, name: string, opts: GenOpt
   out.push(`  readonly variables: ${cls}Variables;`);
   out.push(`  private readonly streams: EventStream<unknown>[] = [];`, '');
   out.push(`  constructor(readonly collection: Collection) {`);
-  out.push(`    this.maps = {${mapTypes.map(({ m, k, v }) => `\n      ${prop(m.name)}: collection.map<${k}, ${v}>(${JSON.stringify(m.name)}),`).join('')}\n    };`);
+  out.push(`    this.maps = {${mapTypes.map(({ m, k, v }) => `\n      ${prop(m.name)}: collection.map<${k}, ${v}>(${JSON.stringify(m.name)})${codecText(mapCodecs.get(m))},`).join('')}\n    };`);
   out.push(`    this.programs = {${spec.programs.map((p) => `\n      ${prop(p.name)}: collection.program(${JSON.stringify(p.name)}),`).join('')}\n    };`);
   out.push(`    this.variables = {${mutable.map(({ v }) => `\n      ${prop(v.name)}: collection.variable<${varTypes.find((x) => x.v === v)!.t}>(${JSON.stringify(v.name)}),`).join('')}\n    };`);
   out.push('  }', '');
