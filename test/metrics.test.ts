@@ -293,3 +293,23 @@ kernelTest('tsbpf run --metrics counts exported events, and by field values as t
     assert.equal(await stop(r.proc), 0, r.err());
   }
 });
+
+kernelTest('--metrics-labels container,pod: exits in a pod\'s container carry its short id and pod UID', async (t) => {
+  const id = 'fe11ed'.padEnd(64, '3');
+  const uid = '11111111-2222-3333-4444-555555555555';
+  const pod = `kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod${uid.replace(/-/g, '_')}.slice`;
+  const parts = pod.split('/');
+  const cg = freshCgroup(t, [...parts.map((_, i) => parts.slice(0, i + 1).join('/')), `${pod}/crio-${id}.scope`]);
+  const dir = join(cg.dir, pod, `crio-${id}.scope`);
+  const { run: ex, port } = await exporter(['--cgroup', cg.dir, '--metrics-labels', 'container,pod']);
+  try {
+    for (const code of [0, 2]) spawnSync('/bin/sh', ['-c', `echo $$ > ${dir}/cgroup.procs && exec ${exitcases()} code ${code}`]);
+    let s = new Map<string, number>();
+    const key = (klass: string) => `tsbpf_exits_total{reason="exited",code_class="${klass}",container="${id.slice(0, 12)}",pod="${uid}"}`;
+    await until(async () => (s = await scrape(port)).get(key('1-125')) === 1, `${key('1-125')} in the metrics`);
+    assert.equal(s.get(key('0')), 1);
+    assert.equal(s.get(`tsbpf_process_lifetime_seconds_count{container="${id.slice(0, 12)}",pod="${uid}"}`), 2);
+  } finally {
+    assert.equal(await stop(ex.proc), 0, ex.err());
+  }
+});
