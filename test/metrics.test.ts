@@ -313,3 +313,20 @@ kernelTest('--metrics-labels container,pod: exits in a pod\'s container carry it
     assert.equal(await stop(ex.proc), 0, ex.err());
   }
 });
+
+kernelTest('tsbpf run --metrics reads a hash map of integers at every scrape as the config says: a counter, the key as a label', async (t) => {
+  const ex = buildExample('test/progs/exec_counts', t);
+  const cfg = join(ex.dir, 'metrics.json');
+  writeFileSync(cfg, JSON.stringify({ maps: { counts: { type: 'counter', labels: ['ppid'] } } }));
+  const { run: r, port } = await runExporter(ex.package, ['--metrics-config', cfg]);
+  try {
+    for (let i = 0; i < 5; i++) spawnSync('/bin/true');
+    let s = new Map<string, number>();
+    const key = `tsbpf_counts{ppid="${process.pid}"}`;
+    await until(async () => (s = await scrape(port)).get(key) === 5, `${key} = 5 (got ${s.get(key)})`);
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    assert.match(await res.text(), /^# TYPE tsbpf_counts counter$/m);
+  } finally {
+    assert.equal(await stop(r.proc), 0, r.err());
+  }
+});

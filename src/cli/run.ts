@@ -108,7 +108,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
           write(sampleFormatter(s.map).text(s, clockTime(new Date())));
         },
         // A message ending in a newline leaves a blank line in trace_pipe: no JSON object for it.
-        printk: (l) => write(opts.json ? (l.text.trim() ? toJson(l.line) + '\n' : '') : l.text + '\n'),
+        printk: quiet ? undefined : (l) => write(opts.json ? (l.text.trim() ? toJson(l.line) + '\n' : '') : l.text + '\n'),
         lost: (l) => {
           metrics?.lost(l);
           process.stderr.write(`tsbpf: lost ${l.count} samples (perf buffer ${l.map} full)\n`);
@@ -116,7 +116,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
         iter: (i) => write(i.bytes),
         ready: (mode) => {
           served?.server.ready();
-          process.stderr.write(readyLine(runner, mode));
+          process.stderr.write(quiet && mode === 'printk' ? 'tsbpf: running (-q: bpf_printk output is not read). Ctrl-C to end.\n' : readyLine(runner, mode));
         },
       },
       signal,

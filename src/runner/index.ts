@@ -124,6 +124,7 @@ export interface RunHandlers {
   /** A record decoded to an owned value. */
   event?(e: ExportedEvent): void;
   sample?(s: Sample): void;
+  /** A bpf_printk line; without this handler trace_pipe is not read (a printk-mode run just waits). */
   printk?(l: PrintkLine): void;
   lost?(l: LostRecords): void;
   iter?(i: IterOutput): void;
@@ -199,10 +200,11 @@ export class Runner implements Disposable {
     if (this.mode === 'samples') {
       handlers.ready?.(this.mode);
       await Promise.all(this.samplers.map((s) => this.sampleLoop(s, h.sample, stopped)));
-    } else if (this.mode === 'printk') {
+    } else if (this.mode === 'printk' && handlers.printk) {
       handlers.ready?.(this.mode);
       await readTracePipe((l) => h.printk?.(l), stopped);
-    } else if (this.mode === 'idle') {
+    } else if (this.mode === 'idle' || this.mode === 'printk') {
+      // (printk with no handler: nobody wants the lines, so trace_pipe is left to others.)
       handlers.ready?.(this.mode);
       // Nothing else keeps the event loop alive while the maps wait.
       const alive = setInterval(() => {}, 1 << 30);
