@@ -16,7 +16,7 @@ import { exitcases, EXITCASES_COMM, exitcasesNamed } from './exitcases.js';
 import { kernelAtLeast } from './guest.js';
 import { allGone, heldIds, kernelTest } from './kernel.js';
 import { SEED } from './paths.js';
-import { start, stop } from './tsbpf-cli.js';
+import { start, stop, tsbpf } from './tsbpf-cli.js';
 
 
 test("golden: --format seed renders the seed's sample events byte for byte as expected-output.txt", () => {
@@ -345,4 +345,58 @@ kernelTest('nothing stays after the output closes (| head) or the process is kil
   second.proc.kill('SIGKILL');
   await once(second.proc, 'exit');
   await assertCleanAfter(objs2);
+});
+
+kernelTest('SIGHUP (a closed terminal) stops it as SIGTERM does: the summary printed, exit 0, nothing left', async () => {
+  const run = await startExitsnoop(['--summary', '-c', EXITCASES_COMM, '--ppid', String(process.pid)]);
+  const objs = heldIds(run.proc.pid!);
+  await ends(['code', '4']);
+  await new Promise((r) => setTimeout(r, 300));
+  run.proc.kill('SIGHUP');
+  const [status, signal] = await once(run.proc, 'exit');
+  assert.deepEqual([status, signal], [0, null], run.err());
+  assert.match(run.out(), /^\n1 exits in \d+\.\d s: 1 failed, 0 events lost\n/);
+  await assertCleanAfter(objs);
+});
+
+kernelTest('--duration beyond what one timer holds (597h) keeps running instead of stopping at once', async () => {
+  const run = await startExitsnoop(['--duration', '597h', '-c', EXITCASES_COMM, '--ppid', String(process.pid)]);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(run.proc.exitCode, null, `still running after 1 s: ${run.err()}`);
+  assert.equal(await stop(run.proc, 0), 0);
+});
+
+kernelTest('-c with a non-ASCII name matches the kernel\'s bytes of it', async () => {
+  const name = 'tsbpf-exité';
+  const bin = exitcasesNamed(name);
+  const { exits } = await around(['--json', '-c', name, '--ppid', String(process.pid)], async () => {
+    await ends(['code', '6'], { bin });
+  });
+  assert.deepEqual(exits.map((e) => [e.comm, e.exit_code]), [[name, 6]]);
+});
+
+kernelTest('-p with more pids than the filter holds is one clear line, not E2BIG', () => {
+  const pids = Array.from({ length: 1025 }, (_, i) => String(i + 1)).join(',');
+  const r = tsbpf(['exitsnoop', '-p', pids]);
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, 'tsbpf: -p: 1025 processes are more than the 1024 the filter holds; filter by --ppid, --cgroup or -u instead, or run several exitsnoops\n');
+});
+
+kernelTest('a process named with terminal escapes prints them as \\xNN in the table and the summary; JSON keeps them as JSON escapes', async () => {
+  const evil = 'ev\x1b[31mil\x07';
+  // python3 renames itself (prctl PR_SET_NAME), then exits 3.
+  const script = `import ctypes, sys; ctypes.CDLL(None).prctl(15, ${JSON.stringify(evil).replace(/\\u001b/g, '\\x1b').replace(/\\u0007/g, '\\x07')}.encode(), 0, 0, 0); sys.exit(3)`;
+  for (const args of [[], ['--summary'], ['--json']]) {
+    const run = await startExitsnoop([...args, '--ppid', String(process.pid), '-c', evil]);
+    const p = spawn('python3', ['-c', script], { stdio: 'ignore' });
+    await once(p, 'exit');
+    assert.equal(await stop(run.proc), 0, run.err());
+    const out = run.out();
+    if (args[0] === '--json') {
+      assert.equal((JSON.parse(out.trim()) as { comm: string }).comm, evil);
+    } else {
+      assert.ok(out.includes('ev\\x1b[31mil\\x07'), `escaped in ${args.join(' ') || 'the table'}: ${JSON.stringify(out)}`);
+      assert.ok(!/[\x00-\x09\x0b-\x1f\x7f]/.test(out), `no raw control characters: ${JSON.stringify(out)}`);
+    }
+  }
 });

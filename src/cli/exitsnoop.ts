@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { DEFAULT_BATCH_MS, DEFAULT_RINGBUF_SIZE, exitsnoop, type ExitsnoopOptions, type OutputFormat } from '../tools/exitsnoop/index.js';
 import { BTF_OPTION_HELP } from './main.js';
 import { DEFAULT_MAX_LABEL_SETS, EXIT_LABELS, type ExitLabel } from '../metrics/labels.js';
-import { untilStopped } from './stop.js';
+import { after, untilStopped } from './stop.js';
 
 const HELP = `
 What is reported:
@@ -81,7 +81,7 @@ export function registerExitsnoop(program: Command): void {
       await untilStopped(async (stopSignal) => {
         const ac = new AbortController();
         stopSignal.addEventListener('abort', () => ac.abort(), { once: true });
-        const timer = o.duration !== undefined ? setTimeout(() => ac.abort(), Number(o.duration / 1_000_000n)) : undefined;
+        const cancel = o.duration !== undefined ? after(Number(o.duration / 1_000_000n), () => ac.abort()) : undefined;
         try {
           if (o.metrics === undefined) await exitsnoop({ ...toOptions(o), signal: ac.signal, onReady });
           else {
@@ -97,7 +97,7 @@ export function registerExitsnoop(program: Command): void {
             });
           }
         } finally {
-          clearTimeout(timer);
+          cancel?.();
         }
       });
     });

@@ -1,5 +1,6 @@
 /**
- * How a long-running command stops. The first SIGINT or SIGTERM asks it to stop cleanly
+ * How a long-running command stops. The first SIGINT, SIGTERM or SIGHUP (a closed terminal)
+ * asks it to stop cleanly
  * (drain, detach, exit 0). Signals that follow while it stops change nothing, so that a
  * quick double Ctrl-C does not kill it half-detached; one that comes FORCE_AFTER_MS or more
  * after the first forces the exit (status 130), still closing the links that need more
@@ -26,5 +27,21 @@ export async function untilStopped<T>(fn: (signal: AbortSignal) => Promise<T>): 
   // exit must not kill it with 130 either.
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  process.on('SIGHUP', onSignal);
   return fn(ac.signal);
+}
+
+/** setTimeout's delay is a 32-bit count of ms (24.8 days): longer waits are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `fn` after `ms` (any length); the returned function cancels it. */
+export function after(ms: number, fn: () => void): () => void {
+  let timer: NodeJS.Timeout;
+  const due = Date.now() + ms;
+  const arm = () => {
+    const left = due - Date.now();
+    timer = left > MAX_TIMER_MS ? setTimeout(arm, MAX_TIMER_MS) : setTimeout(fn, Math.max(0, left));
+  };
+  arm();
+  return () => clearTimeout(timer);
 }

@@ -15,7 +15,7 @@ export { linearHistogram, log2Histogram } from './hist.js';
 export { parseTraceLine, type TraceLine } from './trace-line.js';
 export { EventTypeChooser, type EventTypeOptions } from './event-type.js';
 export { SampleFormatter, type Sample, type SampleType } from './sample-text.js';
-export { cell, toJson } from './value-text.js';
+export { cell, printable, toJson } from './value-text.js';
 export { stackText, type StackTextSample } from './stack-text.js';
 import { cell, toJson } from './value-text.js';
 

@@ -354,6 +354,13 @@ export function setGlobal(spec: ObjectSpec, name: string, value: unknown): void 
   for (const m of spec.maps) {
     const v = m.data?.variables.find((x) => x.name === name);
     if (!v) continue;
+    if (value instanceof Uint8Array) {
+      // Raw bytes, as for map keys and values: the rest of the variable is zeroed.
+      if (value.length > v.size) throw new TsbpfError(`${name}: ${value.length} bytes do not fit its ${v.size}`);
+      m.data!.bytes.fill(0, v.offset, v.offset + v.size);
+      m.data!.bytes.set(value, v.offset);
+      return;
+    }
     encodeValue(spec.btf, v.typeId, value, new DataView(m.data!.bytes.buffer, m.data!.bytes.byteOffset + v.offset, v.size), 0, name);
     return;
   }

@@ -106,7 +106,8 @@ export function configure(spec: ObjectSpec, o: ExitFilterOptions): void {
   if (o.comm !== undefined) {
     if (!o.comm) throw new TsbpfError('comm: an empty name matches nothing');
     setGlobal(spec, 'filter_comm', true);
-    setGlobal(spec, 'targ_comm', Buffer.from(o.comm).subarray(0, COMM_LEN - 1).toString('latin1'));
+    // The kernel keeps a name's first 15 bytes (not characters): match those bytes exactly.
+    setGlobal(spec, 'targ_comm', Buffer.from(o.comm, 'utf8').subarray(0, COMM_LEN - 1));
   }
   if (o.cgroup !== undefined || o.container !== undefined || o.pod !== undefined) setGlobal(spec, 'filter_cgroup', true);
   if (o.failedOnly) setGlobal(spec, 'failed_only', true);
@@ -196,7 +197,10 @@ export class ExitMonitor implements Disposable {
     const decoder = new EventDecoder(spec.btf, monotonicToWall());
     const coll = Collection.load(spec, { targetBtf: opts.btf });
     try {
-      for (const pid of opts.pids ?? []) coll.map('pids').update(positiveInt(pid, 'pid'), 1);
+      const pids = coll.map('pids');
+      const wanted = new Set(opts.pids ?? []);
+      if (wanted.size > pids.maxEntries) throw new TsbpfError(`-p: ${wanted.size} processes are more than the ${pids.maxEntries} the filter holds; filter by --ppid, --cgroup or -u instead, or run several exitsnoops`);
+      for (const pid of wanted) pids.update(positiveInt(pid, 'pid'), 1);
       if (cgroup) {
         // The map keeps its own reference to the cgroup; the directory fd is only the handle.
         const fd = openSync(cgroup, 'r');

@@ -2,7 +2,7 @@
  * --summary: what exited while exitsnoop ran, by name and by reason, how many failed,
  * how many were lost, and a log2 histogram of lifetimes (ms).
  */
-import { log2Histogram, toJson } from '../../decode/index.js';
+import { log2Histogram, printable, toJson } from '../../decode/index.js';
 import { failed, signalName, type ExitEvent } from './event.js';
 
 const TOP = 10;
@@ -62,7 +62,7 @@ function sorted(m: Map<string, number>): [string, number][] {
 }
 
 function table(m: Map<string, number>, top: number): string {
-  return sorted(m).slice(0, top).map(([k, n]) => `  ${k.padEnd(20)} ${String(n).padStart(8)}\n`).join('');
+  return sorted(m).slice(0, top).map(([k, n]) => `  ${printable(k).padEnd(20)} ${String(n).padStart(8)}\n`).join('');
 }
 
 function lastNonZero(a: number[]): number {
