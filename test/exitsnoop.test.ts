@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { test } from 'node:test';
@@ -15,7 +15,7 @@ import { ExitFormatter, kernelHasGroupDead } from '../src/tools/exitsnoop/index.
 import { exitcases, EXITCASES_COMM, exitcasesNamed } from './exitcases.js';
 import { kernelAtLeast } from './guest.js';
 import { allGone, heldIds, kernelTest } from './kernel.js';
-import { SEED } from './paths.js';
+import { CLI, SEED } from './paths.js';
 import { start, stop, tsbpf } from './tsbpf-cli.js';
 
 
@@ -399,4 +399,19 @@ kernelTest('a process named with terminal escapes prints them as \\xNN in the ta
       assert.ok(!/[\x00-\x09\x0b-\x1f\x7f]/.test(out), `no raw control characters: ${JSON.stringify(out)}`);
     }
   }
+});
+
+kernelTest('a full disk (ENOSPC: stdout on /dev/full) ends the run with the error and exit 1, not a silent exit 0; nothing left', async () => {
+  const full = openSync('/dev/full', 'w');
+  const proc = spawn(process.execPath, [CLI, 'exitsnoop', '--ppid', String(process.pid)], { stdio: ['ignore', full, 'pipe'] });
+  closeSync(full);
+  let err = '';
+  proc.stderr!.setEncoding('utf8').on('data', (d) => (err += d));
+  for (let i = 0; i < 200 && !/Tracing process exits/.test(err); i++) await new Promise((r) => setTimeout(r, 25));
+  const objs = heldIds(proc.pid!);
+  await ends(['code', '1']);
+  const [status] = await once(proc, 'exit');
+  assert.equal(status, 1, err);
+  assert.match(err, /^tsbpf: cannot write the output: ENOSPC \(no space left on the device\)$/m);
+  await assertCleanAfter(objs);
 });

@@ -21,6 +21,8 @@ import { parseBtf } from '../src/btf/index.js';
 import { parseElf } from '../src/elf/index.js';
 import { parseObject } from '../src/object/index.js';
 import { readPackage, writePackage } from '../src/package/index.js';
+import { reportError } from '../src/cli/main.js';
+import { VerifierError } from '../src/loader/index.js';
 import { allGone, heldIds, kernelTest, liveIds } from './kernel.js';
 import { CLI, ROOT, SEED } from './paths.js';
 import { buildExample, jsonLines, start, stop, tsbpf } from './tsbpf-cli.js';
@@ -382,4 +384,22 @@ kernelTest('every ring buffer is read at once; multiple-export mode decodes each
   const r = tsbpf(['run', 'overlap.json'], { cwd: ex.dir });
   assert.equal(r.status, 1);
   assert.equal(r.stderr, `tsbpf: package: meta.bpf_skel.maps[${mapIndex('exits')}] (exits).export_config: member b (bytes 2..5) overlaps member a (bytes 0..3)\n`);
+});
+
+test('a long kernel log: its last 20 lines (where the kernel says why) after the message, with how many were left out; -v shows all', () => {
+  const log = Array.from({ length: 1200 }, (_, i) => `line ${i + 1}`).join('\n') + '\nR1 invalid mem access \'scalar\'\n';
+  const captured: string[] = [];
+  const write = process.stderr.write;
+  process.stderr.write = ((s: string) => (captured.push(s), true)) as typeof process.stderr.write;
+  try {
+    assert.equal(reportError(new VerifierError('p', 'EACCES', log)), 1);
+    assert.equal(reportError(new VerifierError('p', 'EACCES', log), true), 1);
+  } finally {
+    process.stderr.write = write;
+  }
+  const [short, full] = captured.map((c) => c.trimEnd().split('\n'));
+  assert.deepEqual(short!.slice(0, 2), ['tsbpf: program p: the kernel rejected it (EACCES); verifier log:', '(the last 20 of the kernel\'s 1201 log lines, where it says why; -v shows them all)']);
+  assert.equal(short!.length, 22);
+  assert.equal(short!.at(-1), 'R1 invalid mem access \'scalar\'');
+  assert.equal(full!.length, 1202);
 });

@@ -10,7 +10,7 @@
 import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import { once } from 'node:events';
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { tracefsPath } from '../src/link/index.js';
 import { defaultSys } from '../src/sys/index.js';
@@ -221,6 +221,38 @@ kernelTest('printk: a trace_pipe another process holds is one clear error and ex
     `tsbpf: ${pipe} is busy (EBUSY): another process reads it (another tsbpf run, cat, bpftool prog tracelog); stop it and run again`,
   );
   assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+});
+
+kernelTest('printk: a run killed with SIGKILL leaves no reader of trace_pipe behind (it reads in-process), and the next run gets lines', async (t) => {
+  const ex = buildExample('printk', t);
+  const pipe = join(tracefsPath(defaultSys()), 'trace_pipe');
+  const holders = () => readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return readdirSync(`/proc/${p}/fd`).some((fd) => {
+        try {
+          return readlinkSync(`/proc/${p}/fd/${fd}`) === pipe;
+        } catch {
+          return false;
+        }
+      });
+    } catch {
+      return false;
+    }
+  });
+  const first = await start(['package.json'], ex.dir);
+  assert.deepEqual(holders(), [String(first.proc.pid)], 'only tsbpf itself holds trace_pipe: no child reader');
+  first.proc.kill('SIGKILL');
+  await once(first.proc, 'exit');
+  assert.deepEqual(holders(), [], 'nothing reads trace_pipe after the kill');
+  const second = await start(['package.json'], ex.dir);
+  const line = (pid: number) => new RegExp(`true-${pid} .*tsbpf hello: exec of pid ${pid}$`, 'm');
+  const pids: number[] = [];
+  for (let tries = 0; tries < 10 && !pids.some((p) => line(p).test(second.out())); tries++) {
+    pids.push(spawnSync('/bin/true').pid!);
+    for (let i = 0; i < 25 && !line(pids.at(-1)!).test(second.out()); i++) await sleep(20);
+  }
+  assert.equal(await stop(second.proc), 0);
+  assert.ok(pids.some((p) => line(p).test(second.out())), `the next run reads lines again:\n${second.out()}`);
 });
 
 // ---- the event struct: a header with two structs ----

@@ -112,7 +112,7 @@ export async function main(argv: string[]): Promise<number> {
     return status;
   } catch (e) {
     if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
-    return reportError(e);
+    return reportError(e, argv.includes('-v') || argv.includes('--verbose'));
   }
 }
 
@@ -151,9 +151,15 @@ function mergeSizes(a?: MapSizes, b?: MapSizes): MapSizes | undefined {
 export const BTF_OPTION_HELP =
   "the running kernel's BTF as a file, for kernels without /sys/kernel/btf/vmlinux; tsbpf then does CO-RE itself (default: $BTF_FILE_PATH)";
 
-export function reportError(e: unknown): number {
+/** Lines of a kernel log shown without -v: its end, where the verifier and BTF checker say why. */
+const LOG_TAIL = 20;
+
+export function reportError(e: unknown, verbose = false): number {
   if (e instanceof VerifierError || e instanceof BtfLoadError) {
-    process.stderr.write(`tsbpf: ${e.message.split('\n')[0]}\n${e.log.trimEnd()}\n`);
+    const lines = e.log.trimEnd().split('\n');
+    const shown = verbose ? lines : lines.slice(-LOG_TAIL);
+    const note = shown.length < lines.length ? `(the last ${shown.length} of the kernel's ${lines.length} log lines, where it says why; -v shows them all)\n` : '';
+    process.stderr.write(`tsbpf: ${e.message.split('\n')[0]}\n${note}${shown.join('\n')}\n`);
   } else if (e instanceof TsbpfError) {
     process.stderr.write(`tsbpf: ${e.message}\n`);
   } else {

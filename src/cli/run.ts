@@ -6,6 +6,7 @@
 import { clockTime, EventFormatter, SampleFormatter, stackText, toJson } from '../decode/index.js';
 import { parseObject } from '../object/index.js';
 import { Runner, wantsHelp, wantsVersion, type EventType, type Runnable, type RunnerOptions } from '../runner/index.js';
+import { OutputWatch } from '../output.js';
 import { usage } from './program-args.js';
 
 export interface RunOptions extends RunnerOptions {
@@ -48,13 +49,9 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   }
   // A closed output (| head) ends the run quietly, as Ctrl-C does.
   const ac = new AbortController();
-  let broken = false;
-  out.on?.('error', () => {
-    broken = true;
-    ac.abort();
-  });
+  const output = new OutputWatch(out, () => ac.abort());
   const write = (text: string | Uint8Array) => {
-    if (text.length && !broken && !quiet) out.write(text);
+    if (text.length && !output.broken && !quiet) out.write(text);
   };
   const signal = opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal;
 
@@ -126,6 +123,7 @@ export async function run(input: Runnable, opts: RunOptions): Promise<number> {
     served?.server.unhealthy();
     await served?.server.close();
   }
+  output.check();
   return 0;
 }
 

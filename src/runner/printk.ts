@@ -1,9 +1,12 @@
 /**
  * bpf_printk output: the lines of tracefs's trace_pipe, each also parsed (task, pid, cpu,
- * time, message). trace_pipe blocks on read; a child `cat` does the blocking, so stopping
- * is a kill and no read is left pending in this process. The kernel gives trace_pipe to
- * one reader at a time: a second one fails with EBUSY, which is an error, not the end.
+ * time, message). The pipe is read in this process, non-blocking, when the event loop says
+ * it is readable (the fd watch the ring readers use): no child process and no blocked
+ * thread, so nothing outlives tsbpf however it ends (SIGKILL and crashes included). The
+ * kernel gives trace_pipe to one reader at a time: a second open fails with EBUSY, which is
+ * an error, not the end.
  */
+import { closeSync, constants, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseTraceLine, type TraceLine } from '../decode/index.js';
 import { TsbpfError } from '../errors.js';
@@ -18,42 +21,50 @@ export interface PrintkLine {
 
 /** Calls `onLine` for each line until `stopped` resolves; rejects when the pipe cannot be read. */
 export async function readTracePipe(onLine: (l: PrintkLine) => void, stopped: Promise<void>): Promise<void> {
-  const path = join(tracefsPath(defaultSys()), 'trace_pipe');
-  const cat = process.getBuiltinModule('node:child_process').spawn('cat', [path], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  cat.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  let failed: unknown;
+  const sys = defaultSys();
+  const path = join(tracefsPath(sys), 'trace_pipe');
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new TsbpfError(
+      code === 'EBUSY'
+        ? `${path} is busy (EBUSY): another process reads it (another tsbpf run, cat, bpftool prog tracelog); stop it and run again`
+        : `cannot read ${path}: ${code ?? (e as Error).message}`,
+    );
+  }
+  const buf = Buffer.alloc(64 * 1024);
+  let partial = '';
   let fail = (_: unknown) => {};
-  const lines = process.getBuiltinModule('node:readline').createInterface({ input: cat.stdout, crlfDelay: Infinity });
-  lines.on('line', (text) => {
-    if (failed) return;
+  const ended = new Promise<void>((_, reject) => (fail = reject));
+  const drain = () => {
     try {
-      onLine({ text, line: parseTraceLine(text) });
+      for (;;) {
+        let n: number;
+        try {
+          n = readSync(fd, buf, 0, buf.length, null);
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code === 'EAGAIN') return;
+          throw new TsbpfError(`reading ${path} failed: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        }
+        if (n === 0) return;
+        const text = partial + buf.toString('utf8', 0, n);
+        const lines = text.split('\n');
+        partial = lines.pop()!;
+        for (const line of lines) onLine({ text: line, line: parseTraceLine(line) });
+      }
     } catch (e) {
-      failed = e;
+      watch.close();
       fail(e);
     }
-  });
-  let stopping = false;
-  const ended = new Promise<void>((resolve, reject) => {
-    fail = reject;
-    cat.on('error', (e) => reject(new TsbpfError(`cannot read ${path}: ${e.message}`)));
-    cat.on('exit', (code) => {
-      if (stopping || code === 0) return resolve();
-      const why = stderr.trim().split('\n')[0] ?? '';
-      reject(
-        new TsbpfError(
-          /busy/i.test(why)
-            ? `${path} is busy (EBUSY): another process reads it (another tsbpf run, cat, bpftool prog tracelog); stop it and run again`
-            : `reading ${path} failed: ${why || `cat exited with ${code}`}`,
-        ),
-      );
-    });
-  });
+  };
+  const watch = sys.watchReadable(fd, drain);
   try {
+    drain();
     await Promise.race([stopped, ended]);
   } finally {
-    stopping = true;
-    cat.kill();
+    watch.close();
+    closeSync(fd);
   }
 }

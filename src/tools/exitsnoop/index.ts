@@ -17,6 +17,7 @@ import { RingBuffer } from '../../ringbuf/index.js';
 import { defaultSys } from '../../sys/index.js';
 import { CgroupPaths, cgroup2Mount, cgroupDir } from './cgroup.js';
 import { CgroupIdentities, findContainerCgroup } from './container.js';
+import { OutputWatch } from '../../output.js';
 import { packagePath } from '../../package-root.js';
 import { EventDecoder, monotonicToWall, type ExitEvent } from './event.js';
 import { ExitFormatter, type OutputFormat, type TimeStyle } from './format.js';
@@ -354,14 +355,10 @@ export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<ExitsnoopR
   using monitor = ExitMonitor.open(opts);
 
   const ac = new AbortController();
-  let broken = false;
+  const output = new OutputWatch(out, () => ac.abort());
   const write = (text: string) => {
-    if (text && !broken) out.write(text);
+    if (text && !output.broken) out.write(text);
   };
-  out.on?.('error', () => {
-    broken = true; // a closed pipe (| head) ends the run quietly
-    ac.abort();
-  });
   let events = 0;
   let lost = 0;
   const lines: string[] = [];
@@ -391,7 +388,8 @@ export async function exitsnoop(opts: ExitsnoopOptions = {}): Promise<ExitsnoopR
     },
     opts.signal ? AbortSignal.any([opts.signal, ac.signal]) : ac.signal,
   );
-  if (summary && !broken) write(opts.format === 'json' ? summary.json(lost) + '\n' : summary.text(lost));
+  if (summary) write(opts.format === 'json' ? summary.json(lost) + '\n' : summary.text(lost));
   flush();
+  output.check();
   return { events, lost };
 }
