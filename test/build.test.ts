@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
@@ -402,4 +402,35 @@ clangTest('the /// comment above LICENSE documents the package: doc in package.j
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a cache directory that cannot be made (HOME under /proc) is one clear line at once, not an endless mkdir; a planted temporary file is refused, not followed', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'tsbpf-nohome-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  for (const f of ['exits.bpf.c', 'exits.h']) copyFileSync(join(ROOT, 'examples', 'filter', f), join(dir, f));
+  const env = { ...process.env, HOME: '/proc/nonexistent', XDG_CACHE_HOME: '', TSBPF_CACHE_DIR: '' };
+  delete (env as Record<string, string | undefined>).TSBPF_CACHE_DIR;
+  const r = spawnSync(process.execPath, [CLI, 'build', 'exits.bpf.c', 'exits.h'], { cwd: dir, env, encoding: 'utf8', timeout: 20_000 });
+  assert.equal(r.error, undefined, 'it ends (before, Node\'s recursive mkdir spun forever)');
+  assert.equal(r.status, 1, r.stderr);
+  assert.equal(r.stderr, 'tsbpf: cannot create the vmlinux.h cache directory /proc/nonexistent (ENOENT): set TSBPF_CACHE_DIR or XDG_CACHE_HOME to a writable directory\n');
+  // A symlink planted at the temporary name the generator would write: refused, its target untouched.
+  const cache = join(dir, 'cache');
+  const target = join(dir, 'victim');
+  writeFileSync(target, 'mine\n');
+  let planted = '';
+  await assert.rejects(
+    vmlinuxHeader({
+      cacheDir: cache,
+      generate: () => {
+        const sub = readdirSync(cache)[0]!;
+        planted = join(cache, sub, `vmlinux.h.tmp-${process.pid}`);
+        symlinkSync(target, planted);
+        return '/* header */\n';
+      },
+    }),
+    (e: unknown) => e instanceof TsbpfError && /something is already there/.test(e.message),
+  );
+  assert.equal(readFileSync(target, 'utf8'), 'mine\n');
+  assert.ok(planted);
 });

@@ -9,7 +9,7 @@
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir, release } from 'node:os';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { kernelBtf, VMLINUX_BTF_PATH } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import { packagePath } from '../package-root.js';
@@ -62,14 +62,40 @@ async function generated(generate: Generator, cache: string): Promise<VmlinuxHea
   const dir = join(cache, key);
   const path = join(dir, 'vmlinux.h');
   if (!existsSync(path)) {
-    mkdirSync(dir, { recursive: true });
+    makeDirs(dir);
     const tmp = `${path}.tmp-${process.pid}`;
+    const text = await generate();
     try {
-      writeFileSync(tmp, await generate());
+      // O_EXCL: a file or symlink already at the temporary name is an error, never followed.
+      writeFileSync(tmp, text, { flag: 'wx', mode: 0o600 });
       renameSync(tmp, path);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new TsbpfError(`cannot write ${code === 'EEXIST' ? `${tmp}: something is already there` : `${path} (${code ?? (e as Error).message})`}: set TSBPF_CACHE_DIR or XDG_CACHE_HOME to a directory of your own`);
     } finally {
       rmSync(tmp, { force: true });
     }
   }
   return { dir, path, source: 'generated' };
+}
+
+/**
+ * mkdir -p, one level at a time, each new level 0700: Node's recursive mkdir spins forever
+ * where a parent can never be made (a HOME under /proc answers ENOENT to every mkdir).
+ */
+function makeDirs(dir: string): void {
+  const missing: string[] = [];
+  for (let d = resolve(dir); !existsSync(d); d = dirname(d)) {
+    missing.unshift(d);
+    if (dirname(d) === d) break;
+  }
+  for (const d of missing) {
+    try {
+      mkdirSync(d, { mode: 0o700 });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') continue;
+      throw new TsbpfError(`cannot create the vmlinux.h cache directory ${d} (${code ?? (e as Error).message}): set TSBPF_CACHE_DIR or XDG_CACHE_HOME to a writable directory`);
+    }
+  }
 }
