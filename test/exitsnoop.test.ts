@@ -403,7 +403,8 @@ kernelTest('a process named with terminal escapes prints them as \\xNN in the ta
 
 kernelTest('a full disk (ENOSPC: stdout on /dev/full) ends the run with the error and exit 1, not a silent exit 0; nothing left', async () => {
   const full = openSync('/dev/full', 'w');
-  const proc = spawn(process.execPath, [CLI, 'exitsnoop', '--ppid', String(process.pid)], { stdio: ['ignore', full, 'pipe'] });
+  // JSON: no header, so the first write (the one that fails) is the first exit's line.
+  const proc = spawn(process.execPath, [CLI, 'exitsnoop', '--json', '--ppid', String(process.pid)], { stdio: ['ignore', full, 'pipe'] });
   closeSync(full);
   let err = '';
   proc.stderr!.setEncoding('utf8').on('data', (d) => (err += d));
