@@ -359,7 +359,8 @@ function intRead(size: number, signed: boolean, at: string): string {
   }
 }
 
-function offset(at: string, n: number): string {
+/** The offset expression `at` plus `n`, folded into a constant where it is one (shared with gen/encoder.ts). */
+export function offset(at: string, n: number): string {
   if (!n) return at;
   const m = /^o \+ (\d+)$/.exec(at);
   return m ? `o + ${Number(m[1]) + n}` : at === 'o' ? `o + ${n}` : `${at} + ${n}`;

@@ -12,7 +12,7 @@
 import { expected, isBoolInt, isCharInt, memberBits, memberKey, need, toBigInt, ValueError, writeBits, writeInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
-import type { DecoderSource } from './decoder.js';
+import { offset, type DecoderSource } from './decoder.js';
 
 const MAX_DEPTH = 64;
 /** Arrays up to this many elements are written out element by element; longer ones loop. */
@@ -259,12 +259,6 @@ function intWrite(size: number, signed: boolean, at: string, x: string, p: strin
     default:
       return `w.setInt(v, ${at}, ${size}, ${x}, ${signed}, ${p});`;
   }
-}
-
-function offset(at: string, n: number): string {
-  if (!n) return at;
-  const m = /^o \+ (\d+)$/.exec(at);
-  return m ? `o + ${Number(m[1]) + n}` : at === 'o' ? `o + ${n}` : `${at} + ${n}`;
 }
 
 /** The path expression `p` with `suffix` appended, folded into a trailing string literal. */
