@@ -15,4 +15,7 @@ for f in exitsnoop.bpf.c exitsnoop.h expected-output.txt; do
 done
 export TSBPF_SEED
 bash scripts/setup.sh --test
-exec node --test dist/test/
+# --test-force-exit: a file whose failed test left a child running still ends (test/kernel.ts
+# kills what is left); --test-timeout: a test that hangs fails after 15 minutes instead of
+# running into CI's 90 (the longest, a guest boot of the kernel matrix, takes about 6).
+exec node --test --test-force-exit --test-timeout=900000 dist/test/

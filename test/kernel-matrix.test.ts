@@ -36,7 +36,7 @@ for (const series of ['5.10', '6.1', '6.12']) {
     if (inGuest) return; // a guest does not boot guests
     const started = Date.now();
     const boot = () =>
-      spawnSync('bash', [join(ROOT, 'scripts/vm.sh'), series, '--', 'env', 'TSBPF_GUEST=1', `CI=${process.env.CI ?? ''}`, ...seedEnv, process.execPath, '--test', ...GUEST_SUITE], {
+      spawnSync('bash', [join(ROOT, 'scripts/vm.sh'), series, '--', 'env', 'TSBPF_GUEST=1', `CI=${process.env.CI ?? ''}`, ...seedEnv, process.execPath, '--test', '--test-force-exit', ...GUEST_SUITE], {
         cwd: ROOT,
         encoding: 'utf8',
         env: { ...process.env, VM_TIMEOUT: process.env.VM_TIMEOUT ?? '1200', VM_APPEND: `${LSM} ${process.env.VM_APPEND ?? ''}` },

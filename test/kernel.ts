@@ -10,6 +10,22 @@ import { defaultSys } from '../src/sys/index.js';
 export const isRoot = process.getuid?.() === 0;
 const inCI = process.env.CI === 'true';
 
+// A test that fails between spawning a tracer and stopping it leaves the child running;
+// the runner's --test-force-exit ends this file anyway, and this kills what it left, so
+// one failure cannot hold trace_pipe, a hook or the whole run for the next tests.
+process.on('exit', () => {
+  for (const p of readdirSync('/proc')) {
+    if (!/^\d+$/.test(p)) continue;
+    try {
+      // The parent pid is the second field after the command, which is in parentheses.
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === process.pid) process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // gone meanwhile
+    }
+  }
+});
+
 export function kernelTest(name: string, fn: (t: TestContext) => void | Promise<void>): void {
   if (isRoot) {
     test(name, fn);

@@ -240,11 +240,14 @@ kernelTest('printk: a run killed with SIGKILL leaves no reader of trace_pipe beh
     }
   });
   const first = await start(['package.json'], ex.dir);
+  t.after(() => first.proc.kill('SIGKILL'));
+  // "printing" is said once the pipe is open (the runner's ready callback comes after it).
   assert.deepEqual(holders(), [String(first.proc.pid)], 'only tsbpf itself holds trace_pipe: no child reader');
   first.proc.kill('SIGKILL');
   await once(first.proc, 'exit');
   assert.deepEqual(holders(), [], 'nothing reads trace_pipe after the kill');
   const second = await start(['package.json'], ex.dir);
+  t.after(() => second.proc.kill('SIGKILL'));
   const line = (pid: number) => new RegExp(`true-${pid} .*tsbpf hello: exec of pid ${pid}$`, 'm');
   const pids: number[] = [];
   for (let tries = 0; tries < 10 && !pids.some((p) => line(p).test(second.out())); tries++) {

@@ -201,8 +201,7 @@ export class Runner implements Disposable {
       handlers.ready?.(this.mode);
       await Promise.all(this.samplers.map((s) => this.sampleLoop(s, h.sample, stopped)));
     } else if (this.mode === 'printk' && handlers.printk) {
-      handlers.ready?.(this.mode);
-      await readTracePipe((l) => h.printk?.(l), stopped);
+      await readTracePipe((l) => h.printk?.(l), stopped, () => handlers.ready?.(this.mode));
     } else if (this.mode === 'idle' || this.mode === 'printk') {
       // (printk with no handler: nobody wants the lines, so trace_pipe is left to others.)
       handlers.ready?.(this.mode);

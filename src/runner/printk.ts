@@ -19,8 +19,11 @@ export interface PrintkLine {
   line: TraceLine;
 }
 
-/** Calls `onLine` for each line until `stopped` resolves; rejects when the pipe cannot be read. */
-export async function readTracePipe(onLine: (l: PrintkLine) => void, stopped: Promise<void>): Promise<void> {
+/**
+ * Calls `onLine` for each line until `stopped` resolves; rejects when the pipe cannot be read.
+ * `opened` runs once the pipe is ours, so "printing" is never said before it is true.
+ */
+export async function readTracePipe(onLine: (l: PrintkLine) => void, stopped: Promise<void>, opened: () => void = () => {}): Promise<void> {
   const sys = defaultSys();
   const path = join(tracefsPath(sys), 'trace_pipe');
   let fd: number;
@@ -61,6 +64,7 @@ export async function readTracePipe(onLine: (l: PrintkLine) => void, stopped: Pr
   };
   const watch = sys.watchReadable(fd, drain);
   try {
+    opened();
     drain();
     await Promise.race([stopped, ended]);
   } finally {
