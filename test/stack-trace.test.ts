@@ -43,11 +43,15 @@ function kallsyms(): Map<string, bigint[]> {
   return out;
 }
 
-/** Runs the target until its frames have been read: it waits for stdin to close after its getppid(). */
-async function runTarget(target: string): Promise<number> {
+/**
+ * Runs the target until its frames have been read: it waits for stdin to close after its
+ * getppid(). User frames are named through the live process's /proc/PID/maps (as ecli
+ * does), so it stays alive until `printed(pid)` says its record is out (at most 10 s).
+ */
+async function runTarget(target: string, printed: (pid: number) => boolean): Promise<number> {
   const p = spawn(target, [], { stdio: ['pipe', 'pipe', 'inherit'] });
   await once(p.stdout, 'data');
-  await new Promise((r) => setTimeout(r, 300));
+  for (let i = 0; i < 500 && !printed(p.pid!); i++) await new Promise((r) => setTimeout(r, 20));
   p.stdin.end();
   const [code] = await once(p, 'exit');
   assert.equal(code, 0);
@@ -66,7 +70,7 @@ kernelTest('stack_trace interpreter: kernel and user frames of a known call chai
   assert.deepEqual(pkg.json.meta.bpf_skel.maps.find((m) => m.name === 'events')?.intepreter, { stack_trace: { with_symbols: true } });
 
   const run = await start(['run', 'package.json'], /running/, { cwd: ex.dir });
-  const r = { pid: await runTarget(target) };
+  const r = { pid: await runTarget(target, (pid) => run.out().includes(`COMM: stack-target (pid=${pid}) @ CPU `)) };
   assert.equal(await stop(run.proc), 0);
   // No table header: the records print as stacks.
   assert.doesNotMatch(run.out(), /^TIME/m);
@@ -112,7 +116,7 @@ kernelTest('stack_trace interpreter: kernel and user frames of a known call chai
 kernelTest('stack_trace interpreter: -j prints the struct, and the library gives the sample with resolved frames', async (t) => {
   const { ex, target } = build(t);
   const run = await start(['run', 'package.json', '-j'], /running/, { cwd: ex.dir });
-  const r = { pid: await runTarget(target) };
+  const r = { pid: await runTarget(target, (pid) => run.out().includes(`"pid":${pid},`)) };
   assert.equal(await stop(run.proc), 0);
   const mine = jsonLines(run.out()).filter((e) => e.pid === r.pid);
   assert.equal(mine.length, 1);

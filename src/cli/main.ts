@@ -5,6 +5,7 @@
  */
 import { Command, CommanderError } from 'commander';
 import { TsbpfError } from '../errors.js';
+import { messageText } from '../text.js';
 import type { AttachOptions } from '../link/index.js';
 import { VerifierError, BtfLoadError } from '../loader/index.js';
 import { registerBuild } from './build.js';
@@ -159,9 +160,10 @@ export function reportError(e: unknown, verbose = false): number {
     const lines = e.log.trimEnd().split('\n');
     const shown = verbose ? lines : lines.slice(-LOG_TAIL);
     const note = shown.length < lines.length ? `(the last ${shown.length} of the kernel's ${lines.length} log lines, where it says why; -v shows them all)\n` : '';
-    process.stderr.write(`tsbpf: ${e.message.split('\n')[0]}\n${note}${shown.join('\n')}\n`);
+    process.stderr.write(`tsbpf: ${messageText(e.message.split('\n')[0]!)}\n${note}${messageText(shown.join('\n'))}\n`);
   } else if (e instanceof TsbpfError) {
-    process.stderr.write(`tsbpf: ${e.message}\n`);
+    // Messages quote names from input: a hostile one must not drive the terminal.
+    process.stderr.write(`tsbpf: ${messageText(e.message)}\n`);
   } else {
     process.stderr.write(`tsbpf: internal error: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
     return 70;

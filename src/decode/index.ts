@@ -15,8 +15,10 @@ export { linearHistogram, log2Histogram } from './hist.js';
 export { parseTraceLine, type TraceLine } from './trace-line.js';
 export { EventTypeChooser, type EventTypeOptions } from './event-type.js';
 export { SampleFormatter, type Sample, type SampleType } from './sample-text.js';
-export { cell, printable, toJson } from './value-text.js';
+export { cell, toJson } from './value-text.js';
+export { printable } from '../text.js';
 export { stackText, type StackTextSample } from './stack-text.js';
+import { printable } from '../text.js';
 import { cell, toJson } from './value-text.js';
 
 export type Decoded = Record<string, unknown>;
@@ -94,7 +96,7 @@ export class TableFormatter {
     let h = timeWidth ? 'TIME'.padEnd(timeWidth) : '';
     for (const c of columns) {
       this.starts.push(h.length);
-      h += c.toUpperCase().padEnd(6) + '  ';
+      h += printable(c.toUpperCase()).padEnd(6) + '  ';
     }
     this.header = h;
   }

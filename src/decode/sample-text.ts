@@ -10,6 +10,7 @@
  * With JSON each entry is one line: {"key": ..., "value": ...}.
  */
 import { linearHistogram, log2Histogram } from './hist.js';
+import { printable } from '../text.js';
 import { cell, toJson } from './value-text.js';
 
 export type SampleType = 'log2_hist' | 'linear_hist' | 'default_kv';
@@ -42,7 +43,7 @@ export class SampleFormatter {
       this.headed = true;
       const first = sample.entries[0]!;
       const columns = [...columnNames(first.key, sample.keyType), ...columnNames(first.value, sample.valueType)];
-      text += 'TIME'.padEnd(9) + columns.map((c) => c.toUpperCase().padEnd(6) + ' ').join('') + '\n';
+      text += 'TIME'.padEnd(9) + columns.map((c) => printable(c.toUpperCase()).padEnd(6) + ' ').join('') + '\n';
     }
     for (const { key, value } of sample.entries) {
       if (this.json) {
