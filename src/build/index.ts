@@ -273,11 +273,16 @@ function writeOutputs(outDir: string, outputs: Output[]): void {
         throw new TsbpfError(
           code === 'EEXIST'
             ? `cannot write ${displayPath(join(outDir, tmp))}: something is already at this unguessable temporary name; not following or replacing it`
-            : `cannot write ${displayPath(o.path)} (${code}): ${ELSEWHERE} (a directory you can write)`,
+            : `cannot write ${displayPath(o.path)} (${code}): ${code === 'ENOSPC' || code === 'EDQUOT' ? `free some space, or ${ELSEWHERE}` : `${ELSEWHERE} (a directory you can write)`}`,
         );
       }
     }
-    commitTemps(temps.splice(0));
+    const pairs = temps.splice(0);
+    try {
+      commitTemps(pairs);
+    } catch (e) {
+      throw new TsbpfError(`cannot rename a temporary file into ${displayPath(outDir)} (${errCode(e)}): ${ELSEWHERE} (a directory you can write)`);
+    }
   } finally {
     for (const { tmp } of temps) rmSync(tmp, { force: true });
   }

@@ -133,7 +133,11 @@ async function generated(generate: Generator, cache: string): Promise<VmlinuxHea
     rmSync(written, { force: true });
     throw unsafe(now.kind === 'symlink' ? 'is a symbolic link' : now.kind === 'other' ? 'is not a regular file' : `is owned by uid ${now.st.uid}`);
   }
-  commitTemps([{ tmp: written, path }]);
+  try {
+    commitTemps([{ tmp: written, path }]);
+  } catch (e) {
+    throw new TsbpfError(`cannot write ${path} (${errCode(e)}): ${CACHE_DIR.hint}`);
+  }
   return { dir, path, source: 'generated' };
 }
 
