@@ -6,11 +6,13 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
 import { build, CompileError, dummyDeclarations, headerStructs, PROJECT_VMLINUX_DIR, splitFlags, vmlinuxHeader } from '../src/build/index.js';
+import { headerLine } from '../src/build/vmlinux.js';
 import { TsbpfError } from '../src/errors.js';
 import { Collection } from '../src/loader/index.js';
 import { parseObject } from '../src/object/index.js';
@@ -19,6 +21,7 @@ import { isRoot } from './kernel.js';
 import { CLI, ROOT, SEED } from './paths.js';
 
 const inCI = process.env.CI === 'true';
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 const hasTools =
   spawnSync(process.env.CLANG || 'clang', ['--version']).status === 0 &&
   spawnSync(process.env.LLVM_STRIP || 'llvm-strip', ['--version']).status === 0;
@@ -148,14 +151,15 @@ test('vmlinux.h: generated once per kernel BTF into the cache; the project heade
     assert.equal(a.source, 'generated');
     assert.equal(a.path, join(a.dir, 'vmlinux.h'));
     assert.ok(a.dir.startsWith(cache + '/'), a.dir);
-    assert.equal(readFileSync(a.path, 'utf8'), '/* generated 1 */\n');
+    // The first line names the BTF's sha256 and the rest's (checked before each use).
+    assert.equal(readFileSync(a.path, 'utf8'), headerLine(sha256('kernel one'), sha256('/* generated 1 */\n')) + '/* generated 1 */\n');
     const b = await vmlinuxHeader({ cacheDir: cache, generate: async () => generate() });
     assert.equal(b.path, a.path);
     assert.equal(calls, 1, 'cached: not generated again');
     writeFileSync(btfFile, 'kernel two');
     const c = await vmlinuxHeader({ cacheDir: cache, generate });
     assert.notEqual(c.dir, a.dir, 'another kernel BTF, another cache entry');
-    assert.equal(readFileSync(c.path, 'utf8'), '/* generated 2 */\n');
+    assert.equal(readFileSync(c.path, 'utf8'), headerLine(sha256('kernel two'), sha256('/* generated 2 */\n')) + '/* generated 2 */\n');
     assert.deepEqual(readdirSync(c.dir), ['vmlinux.h'], 'no temporary file left');
     const p = await vmlinuxHeader({ generate: null });
     assert.deepEqual(p, { dir: PROJECT_VMLINUX_DIR, path: join(ROOT, 'bpf', 'include', 'vmlinux.h'), source: 'project' });
@@ -404,7 +408,7 @@ clangTest('the /// comment above LICENSE documents the package: doc in package.j
   }
 });
 
-test('a cache directory that cannot be made (HOME under /proc) is one clear line at once, not an endless mkdir; a planted temporary file is refused, not followed', async (t) => {
+test('a cache directory that cannot be made (HOME under /proc) is one clear line at once, not an endless mkdir; the old predictable temporary name is not used', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'tsbpf-nohome-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   for (const f of ['exits.bpf.c', 'exits.h']) copyFileSync(join(ROOT, 'examples', 'filter', f), join(dir, f));
@@ -414,23 +418,20 @@ test('a cache directory that cannot be made (HOME under /proc) is one clear line
   assert.equal(r.error, undefined, 'it ends (before, Node\'s recursive mkdir spun forever)');
   assert.equal(r.status, 1, r.stderr);
   assert.equal(r.stderr, 'tsbpf: cannot create the vmlinux.h cache directory /proc/nonexistent (ENOENT): set TSBPF_CACHE_DIR or XDG_CACHE_HOME to a writable directory\n');
-  // A symlink planted at the temporary name the generator would write: refused, its target untouched.
+  // A symlink planted at the name tsbpf used to write through (vmlinux.h.tmp-<pid>) is
+  // neither followed nor in the way: the temporary name is random now.
   const cache = join(dir, 'cache');
   const target = join(dir, 'victim');
   writeFileSync(target, 'mine\n');
-  let planted = '';
-  await assert.rejects(
-    vmlinuxHeader({
-      cacheDir: cache,
-      generate: () => {
-        const sub = readdirSync(cache)[0]!;
-        planted = join(cache, sub, `vmlinux.h.tmp-${process.pid}`);
-        symlinkSync(target, planted);
-        return '/* header */\n';
-      },
-    }),
-    (e: unknown) => e instanceof TsbpfError && /something is already there/.test(e.message),
-  );
+  const h = await vmlinuxHeader({
+    cacheDir: cache,
+    generate: () => {
+      const sub = readdirSync(cache)[0]!;
+      symlinkSync(target, join(cache, sub, `vmlinux.h.tmp-${process.pid}`));
+      symlinkSync(target, join(cache, sub, `.vmlinux.h.tmp-${process.pid}`));
+      return '/* header */\n';
+    },
+  });
+  assert.match(readFileSync(h.path, 'utf8'), /\n\/\* header \*\/\n$/);
   assert.equal(readFileSync(target, 'utf8'), 'mine\n');
-  assert.ok(planted);
 });

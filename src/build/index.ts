@@ -12,14 +12,15 @@
  * 4. `///` doc comments give variables their description and cmdarg, and maps their
  *    sample config (doc.ts).
  */
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { generateTypeScript, refuseForeignBindings, writeBindings } from '../gen/index.js';
+import { accessSync, constants, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { GENERATED_MARK, generateTypeScript } from '../gen/index.js';
 import { tmpdir } from 'node:os';
 import { basename, dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { TsbpfError } from '../errors.js';
 import { objectName, parseObject, type ObjectSpec } from '../object/index.js';
 import { structIds, writePackage, type EunomiaPackage, type PackageDoc } from '../package/index.js';
 import { applyDocComments, parseDocComments } from './doc.js';
+import { commitTemps, errCode, makeDirs, readExisting, tempName, writeTemp } from './files.js';
 import { vmlinuxHeader, type VmlinuxHeader } from './vmlinux.js';
 
 export { parseDocComments, type DocComment } from './doc.js';
@@ -119,16 +120,30 @@ export async function build(source: string, header?: string, opts: BuildOptions 
   const objectPath = join(outDir, `${name}.bpf.o`);
   const skelPath = join(outDir, `${name}.skel.json`);
   const packagePath = join(outDir, 'package.json');
-  refuseForeignPackage(packagePath);
   const bindingsPath = opts.ts ? join(outDir, `${name}.ts`) : undefined;
-  if (bindingsPath) refuseForeignBindings(bindingsPath, 'build elsewhere with -o DIR');
+  const outputs: Output[] = [
+    { path: objectPath, ours: isBpfObject, foreign: 'is not a BPF object' },
+    { path: skelPath, ours: isSkeleton, foreign: 'is not an eunomia skeleton (no "bpf_skel")' },
+    { path: packagePath, ours: isEunomiaPackage, foreign: 'is not an eunomia package (no "bpf_object" and "meta")' },
+  ];
+  if (bindingsPath) outputs.push({ path: bindingsPath, ours: (b) => b.toString('utf8', 0, GENERATED_MARK.length) === GENERATED_MARK, foreign: 'was not written by tsbpf gen' });
+  // Checked before compiling, so a refusal writes nothing.
+  for (const o of outputs) checkOutput(o);
+  checkWritable(outDir);
   const arch = targetArch();
   const vmlinux: VmlinuxHeader = opts.vmlinuxDir
     ? { dir: resolve(opts.vmlinuxDir), path: join(resolve(opts.vmlinuxDir), 'vmlinux.h'), source: 'given' }
     : await vmlinuxHeader({ cacheDir: opts.cacheDir });
 
   log('Compiling bpf object...');
-  const work = mkdtempSync(join(tmpdir(), 'tsbpf-build-'));
+  let work: string;
+  try {
+    // mkdtemp: a new directory only we can enter, with a name nobody can guess, for the
+    // intermediate files (the source copy, clang's object).
+    work = mkdtempSync(join(tmpdir(), 'tsbpf-build-'));
+  } catch (e) {
+    throw new TsbpfError(`cannot create a temporary directory in ${tmpdir()} (${errCode(e)}): set TMPDIR to a writable directory`);
+  }
   let bytes: Uint8Array;
   try {
     // The copy lives in a temporary directory; -I for the source's directory finds its
@@ -160,41 +175,117 @@ export async function build(source: string, header?: string, opts: BuildOptions 
   }
   const pkg = writePackage(bytes, spec, exportTypeIds, { objectFile: objectPath, doc: opts.doc });
   applyDocComments(pkg.meta.bpf_skel, parseDocComments(text, displayPath(src)));
-  mkdirSync(outDir, { recursive: true });
-  writeFileSync(objectPath, bytes);
+  outputs[0]!.data = bytes;
   // As ecc: NAME.skel.json holds the meta (bpf_skel, export_types, eunomia_version) without the object.
-  writeFileSync(skelPath, JSON.stringify(pkg.meta, null, 2) + '\n');
+  outputs[1]!.data = Buffer.from(JSON.stringify(pkg.meta, null, 2) + '\n');
   log(`Packing ebpf object and config into ${displayPath(packagePath)}...`);
-  writeFileSync(packagePath, JSON.stringify(pkg, null, 2) + '\n');
+  outputs[2]!.data = Buffer.from(JSON.stringify(pkg, null, 2) + '\n');
   if (bindingsPath) {
     log(`Writing TypeScript bindings into ${displayPath(bindingsPath)}...`);
-    writeBindings(bindingsPath, generateTypeScript(bytes, spec.name, { exportTypeIds, source: basename(objectPath) }));
+    outputs[3]!.data = Buffer.from(generateTypeScript(bytes, spec.name, { exportTypeIds, source: basename(objectPath) }));
   }
+  writeOutputs(outDir, outputs);
   return { objectPath, skelPath, packagePath, package: pkg, spec, headerStructs: structs, exportTypeIds, vmlinux, bindingsPath };
 }
 
+/** A file build writes, and how to tell that a file already there is an earlier build's. */
+interface Output {
+  path: string;
+  ours: (existing: Buffer) => boolean;
+  /** Why a file that fails `ours` is the user's: "is not a BPF object". */
+  foreign: string;
+  data?: Uint8Array;
+}
+
+const ELSEWHERE = 'build elsewhere with -o DIR';
+
 /**
- * A package.json that is not an eunomia package (an npm project's, say) is the user's: build
- * would overwrite it. Checked before compiling, so nothing is written.
+ * Refuses to replace what is at an output's name unless it is an earlier build's output
+ * (house rule: never overwrite a user's file), or a symbolic link (writing through it would
+ * write wherever it points; replacing it would break the user's link, or hide a plant).
  */
-function refuseForeignPackage(path: string): void {
-  let text: string;
+function checkOutput(o: Output): void {
+  const shown = displayPath(o.path);
+  const e = readExisting(o.path);
+  if (e.kind === 'none') return;
+  if (e.kind === 'symlink') throw new TsbpfError(`${shown} is a symbolic link: tsbpf build neither writes through nor replaces one; remove it, or ${ELSEWHERE}`);
+  if (e.kind === 'other') throw new TsbpfError(`${shown} exists and is not a regular file: tsbpf build will not replace it; ${ELSEWHERE}`);
+  if (e.kind === 'error') throw new TsbpfError(`cannot read ${shown} to check that an earlier build wrote it (${e.code}): ${ELSEWHERE}`);
+  if (!o.ours(e.bytes)) throw new TsbpfError(`${shown} exists and ${o.foreign}: tsbpf build will not overwrite it; ${o.path.endsWith('package.json') ? 'write the package elsewhere with -o DIR' : ELSEWHERE}`);
+}
+
+/** An ELF object for BPF (e_machine EM_BPF, 247), either byte order. */
+function isBpfObject(b: Buffer): boolean {
+  if (b.length < 20 || b.readUInt32BE(0) !== 0x7f454c46) return false;
+  return (b[5] === 2 ? b.readUInt16BE(18) : b.readUInt16LE(18)) === 247;
+}
+
+function jsonObject(b: Buffer): Record<string, unknown> | null {
   try {
-    text = readFileSync(path, 'utf8');
+    const v: unknown = JSON.parse(b.toString('utf8'));
+    return typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Record<string, unknown>) : null;
   } catch {
-    return; // none there (or unreadable: writing will say so)
+    return null;
   }
-  let pkg: unknown;
+}
+
+function isSkeleton(b: Buffer): boolean {
+  const v = jsonObject(b);
+  return v !== null && 'bpf_skel' in v;
+}
+
+/** A package.json that is not an eunomia package (an npm project's, say) is the user's. */
+function isEunomiaPackage(b: Buffer): boolean {
+  const v = jsonObject(b);
+  return v !== null && 'bpf_object' in v && 'meta' in v;
+}
+
+/**
+ * Fails early, before compiling, when the output directory (or, if it is missing, the
+ * nearest directory above it, where it would be made) cannot be written.
+ */
+function checkWritable(outDir: string): void {
+  let d = outDir;
+  while (!existsSync(d) && dirname(d) !== d) d = dirname(d);
   try {
-    pkg = JSON.parse(text);
-  } catch {
-    pkg = undefined;
+    accessSync(d, constants.W_OK | constants.X_OK);
+  } catch (e) {
+    throw new TsbpfError(`cannot write into ${displayPath(d)} (${errCode(e)}): ${ELSEWHERE} (a directory you can write)`);
   }
-  const isEunomia = typeof pkg === 'object' && pkg !== null && 'bpf_object' in pkg && 'meta' in pkg;
-  if (!isEunomia)
-    throw new TsbpfError(
-      `${displayPath(path)} exists and is not an eunomia package (no "bpf_object" and "meta"): tsbpf build will not overwrite it; write the package elsewhere with -o DIR`,
-    );
+}
+
+/**
+ * Every output into a temporary file beside it first, then each renamed over its name:
+ * a failure (a full disk, say) leaves the earlier outputs as they were, and rename never
+ * follows a link planted at the name meanwhile.
+ */
+function writeOutputs(outDir: string, outputs: Output[]): void {
+  makeDirs(outDir, (d, code) => new TsbpfError(`cannot create the output directory ${displayPath(d)} (${code}): ${ELSEWHERE} (a directory you can write)`));
+  for (const o of outputs) checkOutput(o); // again: the compile took a while
+  const temps: { tmp: string; path: string }[] = [];
+  try {
+    for (const o of outputs) {
+      const tmp = tempName(basename(o.path));
+      try {
+        temps.push({ tmp: writeTemp(outDir, tmp, o.data!, 0o666), path: o.path });
+      } catch (e) {
+        const code = errCode(e);
+        throw new TsbpfError(
+          code === 'EEXIST'
+            ? `cannot write ${displayPath(join(outDir, tmp))}: something is already at this unguessable temporary name; not following or replacing it`
+            : `cannot write ${displayPath(o.path)} (${code}): ${code === 'ENOSPC' || code === 'EDQUOT' ? `free some space, or ${ELSEWHERE}` : `${ELSEWHERE} (a directory you can write)`}`,
+        );
+      }
+    }
+    const pairs = temps.splice(0);
+    try {
+      commitTemps(pairs);
+    } catch (e) {
+      throw new TsbpfError(`cannot rename a temporary file into ${displayPath(outDir)} (${errCode(e)}): ${ELSEWHERE} (a directory you can write)`);
+    }
+  } finally {
+    for (const { tmp } of temps) rmSync(tmp, { force: true });
+  }
 }
 
 /** A path as the user would write it: relative to the working directory when below it. */
