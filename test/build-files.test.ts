@@ -16,7 +16,7 @@ import {
 import { release, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test, type TestContext } from 'node:test';
-import { tempName, writeTemp } from '../src/build/files.js';
+import { tempName, writeTemp } from '../src/files.js';
 import { headerLine, isHeaderFor, vmlinuxHeader } from '../src/build/vmlinux.js';
 import { TsbpfError } from '../src/errors.js';
 import { isRoot, UNPRIVILEGED } from './kernel.js';

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -226,6 +226,18 @@ test('tsbpf gen never replaces a file it did not write, and names a struct it ca
     const out = join(dir, 'maps.ts');
     assert.equal(tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '-o', out]).status, 0);
     assert.equal(tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '-o', out]).status, 0, 'its own output is replaced');
+    // A symbolic link planted at the name, even to an earlier output: refused, never written through.
+    const victim = join(dir, 'victim.ts');
+    writeFileSync(victim, readFileSync(out));
+    const link = join(dir, 'link.ts');
+    symlinkSync(victim, link);
+    const before = readFileSync(victim);
+    const planted = tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '-o', link]);
+    assert.equal(planted.status, 1);
+    assert.equal(planted.stderr, `tsbpf: ${link} is a symbolic link: not writing through it; give another file with -o\n`);
+    assert.deepEqual(readFileSync(victim), before);
+    assert.ok(lstatSync(link).isSymbolicLink());
+    assert.deepEqual(readdirSync(dir).filter((f) => f.includes('.tmp-')), [], 'no temporary file left');
     // --object-path references the object beside the compiled module instead of embedding it.
     const ref = tsbpf(['gen', join(ROOT, 'testdata', 'maps.bpf.o'), '--object-path', './maps.bpf.o']);
     assert.match(ref.stdout, /^export const OBJECT: Uint8Array = readFileSync\(new URL\("\.\/maps\.bpf\.o", import\.meta\.url\)\);$/m);

@@ -20,7 +20,7 @@ import { TsbpfError } from '../errors.js';
 import { objectName, parseObject, type ObjectSpec } from '../object/index.js';
 import { structIds, writePackage, type EunomiaPackage, type PackageDoc } from '../package/index.js';
 import { applyDocComments, parseDocComments } from './doc.js';
-import { commitTemps, errCode, makeDirs, readExisting, tempName, writeTemp } from './files.js';
+import { commitTemps, errCode, makeDirs, readExisting, tempName, writeTemp } from '../files.js';
 import { vmlinuxHeader, type VmlinuxHeader } from './vmlinux.js';
 
 export { parseDocComments, type DocComment } from './doc.js';

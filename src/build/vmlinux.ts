@@ -17,7 +17,7 @@ import { homedir, release } from 'node:os';
 import { join, resolve } from 'node:path';
 import { kernelBtf, VMLINUX_BTF_PATH } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
-import { commitTemps, errCode, euid, readExisting, tempName, trustedDir, untrusted, writeTemp, type DirMessages } from './files.js';
+import { commitTemps, errCode, euid, readExisting, tempName, trustedDir, untrusted, writeTemp, type DirMessages } from '../files.js';
 import { packagePath } from '../package-root.js';
 
 /**

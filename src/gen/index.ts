@@ -2,8 +2,10 @@
  * `tsbpf gen`: typed TypeScript bindings for a BPF object or an eunomia package
  * (gen/ts.ts), written without destroying a user's file.
  */
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { basename, dirname } from 'node:path';
 import { TsbpfError } from '../errors.js';
+import { commitTemps, errCode, readExisting, tempName, writeTemp } from '../files.js';
 
 export { generateTypeScript, type GenOptions } from './ts.js';
 export { decoderSource, membersDecoderSource, compileSource, decoderHelpers, type DecoderSource, type DecoderGenOptions } from './decoder.js';
@@ -18,8 +20,18 @@ export function refuseForeignBindings(path: string, hint = 'give another file wi
   }
 }
 
-/** Writes generated bindings to `path`; refuses to replace a file tsbpf gen did not write. */
+/**
+ * Writes generated bindings to `path`; refuses to replace a file tsbpf gen did not write,
+ * and a symbolic link at the name (it would write wherever the link points).
+ */
 export function writeBindings(path: string, text: string): void {
+  if (readExisting(path, 0).kind === 'symlink') throw new TsbpfError(`${path} is a symbolic link: not writing through it; give another file with -o`);
   refuseForeignBindings(path);
-  writeFileSync(path, text);
+  let tmp: string;
+  try {
+    tmp = writeTemp(dirname(path), tempName(basename(path)), Buffer.from(text), 0o644);
+  } catch (e) {
+    throw new TsbpfError(`cannot write ${path} (${errCode(e)}): give a file in a directory you can write with -o`);
+  }
+  commitTemps([{ tmp, path }]);
 }

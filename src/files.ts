@@ -1,5 +1,5 @@
 /**
- * Files that `tsbpf build` writes or trusts, safe against a hostile neighbour (often root
+ * Files that tsbpf writes or trusts (build's outputs and cache, gen's bindings), safe against a hostile neighbour (often root
  * building in, or from, a directory another user can write):
  * - nothing is opened through a symbolic link at a name tsbpf picks (O_NOFOLLOW), and a
  *   file's owner and mode are read from the opened descriptor (fstat), so what is checked
@@ -12,7 +12,7 @@
  */
 import { closeSync, constants, existsSync, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, readlinkSync, renameSync, rmSync, writeSync, type Stats } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { TsbpfError } from '../errors.js';
+import { TsbpfError } from './errors.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
