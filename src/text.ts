@@ -50,8 +50,8 @@ export function quoted(v: unknown): string {
   return text.length <= ECHO_LIMIT ? text : `${text.slice(0, ECHO_LIMIT)}... (${text.length - ECHO_LIMIT} more characters)`;
 }
 
-/** The longest line an error prints whole; longer ones keep their start and end. */
-const LINE_LIMIT = 400;
+/** The longest line an error prints whole (our own lists of section types reach ~1,500); longer ones keep their start and end. */
+const LINE_LIMIT = 4000;
 
 /** A message for stderr: each line printable and at most LINE_LIMIT characters. */
 export function messageText(message: string): string {
@@ -59,7 +59,7 @@ export function messageText(message: string): string {
     .split('\n')
     .map((l) => {
       const p = printable(l);
-      return p.length > LINE_LIMIT ? `${p.slice(0, LINE_LIMIT - 100)} ... (${p.length - LINE_LIMIT + 60} characters left out) ... ${p.slice(-60)}` : p;
+      return p.length > LINE_LIMIT ? `${p.slice(0, LINE_LIMIT - 100)} ... (${p.length - LINE_LIMIT + 40} characters left out) ... ${p.slice(-60)}` : p;
     })
     .join('\n');
 }

@@ -25,9 +25,11 @@ test('printable escapes C0, DEL and C1 controls as \\xNN; printableLines keeps n
   for (let i = 0; i < 100_000; i++) deep = [deep];
   assert.match(quoted(deep), /^\[\[\[/, 'a value too deep to stringify still quotes');
   assert.ok(quoted(deep).length <= 120);
-  const long = messageText(`start ${'y'.repeat(5000)} end\nnext${ESC}`);
+  const long = messageText(`start ${'y'.repeat(50_000)} end\nnext${ESC}`);
   const [first, second] = long.split('\n');
-  assert.ok(first!.length <= 460 && first!.startsWith('start yyy') && first!.endsWith('yyy end'), first);
+  assert.ok(first!.length <= 4000 && first!.startsWith('start yyy') && first!.endsWith('yyy end'), first);
+  // What it says was left out is what was: 3,900 characters shown at the start, 60 at the end.
+  assert.equal(Number(/\((\d+) characters left out\)/.exec(first!)![1]), 50_010 - 3_900 - 60);
   assert.equal(second, `next${SHOWN}`);
 });
 
