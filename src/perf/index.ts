@@ -107,8 +107,17 @@ export class PerfBuffer {
     if (this.watches.length) throw new TsbpfError(`perf buffer ${this.map.name} already has a reader`);
     // One watch per CPU's fd. (Not one epoll set of them all: perf's poll clears its
     // readiness flag when read, so a nested epoll loses wake-ups.)
+    // A handler that throws ends the listening (close() is still the caller's): the
+    // exception reaches the caller of listen when it is the first drain, else it is
+    // raised as an uncaught exception at once, as an event listener's would be.
     const drain = () => {
-      if (!this.closed) this.drain(onSample);
+      if (this.closed) return;
+      try {
+        this.drain(onSample);
+      } catch (e) {
+        this.stopWatches();
+        throw e;
+      }
     };
     // Any CPU's wake-up drains every ring, so one lost readiness delays nothing for long.
     this.watches = this.rings.map((r) => this.sys.watchReadable(r.fd, drain));
@@ -116,7 +125,14 @@ export class PerfBuffer {
     // libuv registers the fds at its next poll phase, and perf's poll clears its
     // readiness flag when checked: a sample landing before then would wake no one.
     // setImmediate runs after that poll phase.
-    setImmediate(drain);
+    setImmediate(() => {
+      if (this.watches.length) drain();
+    });
+  }
+
+  private stopWatches(): void {
+    for (const w of this.watches) w.close();
+    this.watches = [];
   }
 
   /**
@@ -126,12 +142,20 @@ export class PerfBuffer {
   async *events<T>(decode: (view: DataView, offset: number, length: number) => T): AsyncGenerator<T | LostSamples, void, undefined> {
     const queue: (T | LostSamples)[] = [];
     let wake: (() => void) | undefined;
+    // A decoder that throws: the events decoded before it, then its exception, here.
+    let failed: { error: unknown } | undefined;
     this.onLost = (l) => {
       queue.push(l);
       wake?.();
     };
     this.listen((sample) => {
-      queue.push(decode(new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0, sample.byteLength));
+      if (failed) return;
+      try {
+        queue.push(decode(new DataView(sample.buffer, sample.byteOffset, sample.byteLength), 0, sample.byteLength));
+      } catch (error) {
+        failed = { error };
+        this.stopWatches();
+      }
       wake?.();
     });
     this.endWait = () => wake?.();
@@ -139,6 +163,7 @@ export class PerfBuffer {
     while (!this.closed || head < queue.length) {
       while (head < queue.length) yield queue[head++]!;
       queue.length = head = 0;
+      if (failed) throw failed.error;
       if (this.closed) return;
       await new Promise<void>((r) => (wake = r));
       wake = undefined;
@@ -155,7 +180,7 @@ export class PerfBuffer {
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    for (const w of this.watches) w.close();
+    this.stopWatches();
     for (const r of this.rings) {
       this.sys.munmap(r.mapping);
       this.sys.close(r.fd);
@@ -173,26 +198,33 @@ export class PerfBuffer {
     let tail = Number(Atomics.load(r.tail, 0));
     const mask = this.size - 1;
     let n = 0;
-    while (tail < head) {
-      const at = tail & mask;
-      // perf_event_header: u32 type, u16 misc, u16 size; records are 8-byte aligned,
-      // so the header never wraps, but the body may.
-      const type = r.view.getUint32(at, true);
-      const size = r.view.getUint16(at + 6, true);
-      if (size < 8) throw new TsbpfError(`perf buffer of CPU ${r.cpu}: corrupt record of ${size} bytes`);
-      const rec = this.contiguous(r, at, size);
-      const rv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
-      if (type === C.PERF_RECORD_SAMPLE) {
-        const rawSize = rv.getUint32(8, true);
-        onSample(rec.subarray(12, 12 + Math.min(rawSize, size - 12)), r.cpu);
-        n++;
-      } else if (type === C.PERF_RECORD_LOST) {
-        const count = Number(rv.getBigUint64(16, true));
-        this.lost[r.cpu]! += count;
-        this.onLost?.(new LostSamples(count, r.cpu));
+    try {
+      while (tail < head) {
+        const at = tail & mask;
+        // perf_event_header: u32 type, u16 misc, u16 size; records are 8-byte aligned,
+        // so the header never wraps, but the body may.
+        const type = r.view.getUint32(at, true);
+        const size = r.view.getUint16(at + 6, true);
+        if (size < 8) throw new TsbpfError(`perf buffer of CPU ${r.cpu}: corrupt record of ${size} bytes`);
+        const rec = this.contiguous(r, at, size);
+        const rv = new DataView(rec.buffer, rec.byteOffset, rec.byteLength);
+        // Past the record before a handler sees it: one that throws is consumed, not redelivered.
+        tail += size;
+        if (type === C.PERF_RECORD_SAMPLE) {
+          const rawSize = rv.getUint32(8, true);
+          n++;
+          onSample(rec.subarray(12, 12 + Math.min(rawSize, size - 12)), r.cpu);
+        } else if (type === C.PERF_RECORD_LOST) {
+          const count = Number(rv.getBigUint64(16, true));
+          this.lost[r.cpu]! += count;
+          this.onLost?.(new LostSamples(count, r.cpu));
+        }
+        if (this.closed) return n;
       }
-      tail += size;
-      if (this.closed) return n;
+    } catch (e) {
+      // A handler threw: the exception goes to our caller, with what it saw consumed.
+      if (!this.closed) Atomics.store(r.tail, 0, BigInt(tail));
+      throw e;
     }
     Atomics.store(r.tail, 0, BigInt(tail));
     return n;

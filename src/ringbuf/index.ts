@@ -85,30 +85,40 @@ export class RingBuffer {
     const limit = max >= 0x7fffffff ? 0x7fffffff : Math.max(0, Math.floor(max));
     let base = Number(Atomics.load(this.consumerPos, 0));
     let n = 0;
-    for (;;) {
-      const end = Number(Atomics.load(this.producerPos, 0)) - base;
-      const start = n;
-      let done = 0;
-      let at = base & mask;
-      while (done < end && n < limit) {
-        // The header is an acquire load: the kernel publishes the length last. On x86 every
-        // load is one (TSO), so a plain read does it; elsewhere Atomics.load.
-        const len = TSO ? lengths[at >> 2]! : Atomics.load(lengths, at >> 2);
-        if (len & BUSY) break;
-        const size = len & 0x3fffffff; // without BUSY and DISCARD
-        if (!(len & DISCARD)) {
-          visit(data, at + HDR, size);
-          n++;
-          // The visitor may have closed us: the memory is gone, touch nothing more.
-          if (this.closed) return n;
+    let done = 0;
+    try {
+      for (;;) {
+        const end = Number(Atomics.load(this.producerPos, 0)) - base;
+        const start = n;
+        done = 0;
+        let at = base & mask;
+        while (done < end && n < limit) {
+          // The header is an acquire load: the kernel publishes the length last. On x86 every
+          // load is one (TSO), so a plain read does it; elsewhere Atomics.load.
+          const len = TSO ? lengths[at >> 2]! : Atomics.load(lengths, at >> 2);
+          if (len & BUSY) break;
+          const size = len & 0x3fffffff; // without BUSY and DISCARD
+          const record = at + HDR;
+          // Past the record before the visitor sees it: one that throws is consumed, not redelivered.
+          const step = (size + HDR + 7) & ~7;
+          done += step;
+          at = (at + step) & mask;
+          if (!(len & DISCARD)) {
+            visit(data, record, size);
+            n++;
+            // The visitor may have closed us: the memory is gone, touch nothing more.
+            if (this.closed) return n;
+          }
         }
-        const step = (size + HDR + 7) & ~7;
-        done += step;
-        at = (at + step) & mask;
+        base += done;
+        done = 0;
+        Atomics.store(this.consumerPos, 0, BigInt(base));
+        if (n === start || n >= limit) return n;
       }
-      base += done;
-      Atomics.store(this.consumerPos, 0, BigInt(base));
-      if (n === start || n >= limit) return n;
+    } catch (e) {
+      // The visitor threw: what it saw is consumed, then the exception goes to our caller.
+      if (!this.closed) Atomics.store(this.consumerPos, 0, BigInt(base + done));
+      throw e;
     }
   }
 
@@ -151,13 +161,24 @@ export class RingBuffer {
   listenBatch(visit: RecordVisitor, opts: { intervalMs?: number } = {}): void {
     this.live();
     if (this.onReady) throw new TsbpfError(`ring buffer ${this.map.name} already has a reader`);
-    this.startWatch(() => this.drain(visit));
+    // A visitor that throws ends the listening (close() is still the caller's): the
+    // exception reaches the caller of listen when it is the first drain, else it is
+    // raised as an uncaught exception at once, as an event listener's would be.
+    const drain = () => {
+      try {
+        this.drain(visit);
+      } catch (e) {
+        this.stopWatch();
+        throw e;
+      }
+    };
+    this.startWatch(drain);
     if (opts.intervalMs) {
       this.timer = setInterval(() => {
-        if (!this.closed && this.available()) this.drain(visit);
+        if (!this.closed && this.available()) drain();
       }, opts.intervalMs);
     }
-    this.drain(visit);
+    drain();
   }
 
   /** Lets the process exit even while listening (the watch no longer holds the loop). */
@@ -217,8 +238,15 @@ export class RingBuffer {
   async *events<T>(decode: (view: DataView, offset: number, length: number) => T): AsyncGenerator<T, void, undefined> {
     const batch: T[] = [];
     while (!this.closed) {
-      this.drain((v, o, l) => void batch.push(decode(v, o, l)));
+      let failed: { error: unknown } | undefined;
+      try {
+        this.drain((v, o, l) => void batch.push(decode(v, o, l)));
+      } catch (error) {
+        failed = { error };
+      }
       for (let i = 0; i < batch.length; i++) yield batch[i]!;
+      // A decoder that threw: the events decoded before it, then its exception.
+      if (failed) throw failed.error;
       if (batch.length) {
         batch.length = 0;
         continue;

@@ -274,23 +274,24 @@ export class Runner implements Disposable {
     const ref: RecordRef = { map: '', type: undefined as unknown as EventType, view: undefined as unknown as DataView, offset: 0, length: 0 };
     const deliver = (st: ExportStream, view: DataView, offset: number, length: number) => {
       if (hasFailed()) return;
-      let type: EventType;
+      // Whatever fails here (a record of the wrong size, a decoder, a handler) ends the
+      // run with that error: nothing throws into the reader's event-loop callback.
       try {
-        type = st.typeOf(length);
+        const type = st.typeOf(length);
+        ref.map = st.map.name;
+        ref.type = type;
+        ref.view = view;
+        ref.offset = offset;
+        ref.length = length;
+        ref.stack = st.stack;
+        h.record?.(ref);
+        if (h.event) {
+          const e: ExportedEvent = { map: st.map.name, type: type.name, value: type.decode(view, offset) };
+          if (st.stack) e.stack = this.stackOf(ref);
+          h.event(e);
+        }
       } catch (e) {
-        return fail(e); // a record of the wrong size ends the run with the error
-      }
-      ref.map = st.map.name;
-      ref.type = type;
-      ref.view = view;
-      ref.offset = offset;
-      ref.length = length;
-      ref.stack = st.stack;
-      h.record?.(ref);
-      if (h.event) {
-        const e: ExportedEvent = { map: st.map.name, type: type.name, value: type.decode(view, offset) };
-        if (st.stack) e.stack = this.stackOf(ref);
-        h.event(e);
+        fail(e);
       }
     };
     const readers: { drain: () => void; close: () => void }[] = [];

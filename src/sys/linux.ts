@@ -992,7 +992,18 @@ export class LinuxSys implements Sys {
   watchReadable(fd: number, onReadable: () => void): FdWatch {
     // koffi 3 hands the callback a status rather than the typed events object, so
     // any call means "look now"; readers re-check the fd's state themselves.
-    const handle = this.n.koffi.node.poll(fd, { readable: true }, () => onReadable());
+    // What onReadable throws must not reach koffi: it would hold the exception and rethrow
+    // it from whatever call into koffi comes next (a close() that then skips its munmap).
+    // It is raised as an uncaught exception now instead, as an event listener's would be.
+    const handle = this.n.koffi.node.poll(fd, { readable: true }, () => {
+      try {
+        onReadable();
+      } catch (e) {
+        process.nextTick(() => {
+          throw e;
+        });
+      }
+    });
     let closed = false;
     return {
       close: () => {

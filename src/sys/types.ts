@@ -271,6 +271,7 @@ export interface Sys {
   /**
    * Calls `onReadable` from the event loop whenever `fd` is readable (level-triggered),
    * with no thread blocked and no polling: the way ring and perf buffer readers wake.
+   * An exception thrown by `onReadable` is raised as an uncaught exception at once.
    */
   watchReadable(fd: number, onReadable: () => void): FdWatch;
   /**
