@@ -8,6 +8,7 @@
 import { ParseError, TsbpfError } from '../errors.js';
 import { isBoolInt, isCharInt, type Btf } from './btf.js';
 import { BTF_INT_SIGNED, type Member } from './types.js';
+import { quoted } from '../text.js';
 
 export class ValueError extends TsbpfError {
   override name = 'ValueError';
@@ -296,6 +297,6 @@ export function toBigInt(value: unknown, bits: number, signed: boolean, path: st
 }
 
 export function expected(path: string, what: string, value: unknown): ValueError {
-  const shown = typeof value === 'bigint' ? `${value}n` : JSON.stringify(value) ?? String(value);
+  const shown = typeof value === 'bigint' ? `${value}n` : quoted(value);
   return new ValueError(`${path}: expected ${what}, got ${typeof value} ${shown}`);
 }

@@ -22,6 +22,7 @@ import { structIds, writePackage, type EunomiaPackage, type PackageDoc } from '.
 import { applyDocComments, parseDocComments } from './doc.js';
 import { commitTemps, errCode, makeDirs, readExisting, tempName, writeTemp } from '../files.js';
 import { vmlinuxHeader, type VmlinuxHeader } from './vmlinux.js';
+import { quoted } from '../text.js';
 
 export { parseDocComments, type DocComment } from './doc.js';
 export { vmlinuxHeader, cacheDir, PROJECT_VMLINUX_DIR, type VmlinuxHeader } from './vmlinux.js';
@@ -335,7 +336,7 @@ export function splitFlags(s: string): string[] {
       has = true;
     }
   }
-  if (quote) throw new TsbpfError(`--cflags: unbalanced ${quote} in ${JSON.stringify(s)}`);
+  if (quote) throw new TsbpfError(`--cflags: unbalanced ${quote} in ${quoted(s)}`);
   if (has) words.push(cur);
   return words;
 }

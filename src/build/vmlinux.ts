@@ -19,6 +19,7 @@ import { kernelBtf, VMLINUX_BTF_PATH } from '../btf/index.js';
 import { TsbpfError } from '../errors.js';
 import { commitTemps, errCode, euid, readExisting, tempName, trustedDir, untrusted, writeTemp, type DirMessages } from '../files.js';
 import { packagePath } from '../package-root.js';
+import { quoted } from '../text.js';
 
 /**
  * Where vmlinux.h comes from: the running kernel's BTF dumped as C by tsbpf itself.
@@ -55,7 +56,7 @@ export function cacheDir(): string {
     throw new TsbpfError(`cannot find a home directory for the vmlinux.h cache (${errCode(e)}): ${CACHE_DIR.hint}`);
   }
   // Not resolved against the working directory: a relative HOME would put the cache there.
-  if (!home.startsWith('/')) throw new TsbpfError(`HOME is ${JSON.stringify(home)}, not an absolute path, so there is no vmlinux.h cache: ${CACHE_DIR.hint}`);
+  if (!home.startsWith('/')) throw new TsbpfError(`HOME is ${quoted(home)}, not an absolute path, so there is no vmlinux.h cache: ${CACHE_DIR.hint}`);
   return join(home, '.cache', 'tsbpf');
 }
 

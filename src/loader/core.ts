@@ -11,6 +11,7 @@ import { NotSupportedError, TsbpfError } from '../errors.js';
 import type { LinkedProgram } from '../object/index.js';
 import type { Sys } from '../sys/types.js';
 import { haveKernelCoreRelos } from './probe.js';
+import { quoted } from '../text.js';
 
 /**
  * 'auto' (default): the kernel's CO-RE where it has it, else tsbpf's; a target BTF
@@ -36,7 +37,7 @@ export interface CoreLoadOptions {
 export function userCoreTarget(sys: Sys, opts: CoreLoadOptions, who: string): (CoreTarget & { modules?: boolean }) | undefined {
   const mode = opts.core ?? 'auto';
   if (mode !== 'auto' && mode !== 'kernel' && mode !== 'user') {
-    throw new TsbpfError(`core option must be 'auto', 'kernel' or 'user', not ${JSON.stringify(mode)}`);
+    throw new TsbpfError(`core option must be 'auto', 'kernel' or 'user', not ${quoted(mode)}`);
   }
   const file = opts.targetBtf ?? (process.env.BTF_FILE_PATH || undefined);
   if (mode === 'kernel') {

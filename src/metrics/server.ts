@@ -8,6 +8,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { TsbpfError } from '../errors.js';
 import type { Registry } from 'prom-client';
+import { quoted } from '../text.js';
 
 export interface ListenAddress {
   /** Empty: every interface. */
@@ -19,7 +20,7 @@ export interface ListenAddress {
 export function parseListenAddress(text: string): ListenAddress {
   const m = /^(?:(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]*):)?(\d{1,5})$/.exec(text.trim());
   const port = m ? Number(m[2]) : NaN;
-  if (!m || port > 65535) throw new TsbpfError(`--metrics ${JSON.stringify(text.slice(0, 80))}: expected [HOST:]PORT, e.g. 9464 or 127.0.0.1:9464`);
+  if (!m || port > 65535) throw new TsbpfError(`--metrics ${quoted(text)}: expected [HOST:]PORT, e.g. 9464 or 127.0.0.1:9464`);
   return { host: (m[1] ?? '').replace(/^\[|\]$/g, ''), port };
 }
 

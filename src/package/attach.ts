@@ -12,18 +12,19 @@
 import type { AttachOptions } from '../link/index.js';
 import { PackageError } from './read.js';
 import type { ProgEntry } from './format.js';
+import { quoted } from '../text.js';
 
 /** What a package says about attaching one program; `where` names it in errors. */
 export function packageAttachOptions(entry: ProgEntry, where = `program ${entry.name}`): Partial<AttachOptions> {
   const out: Partial<AttachOptions> = {};
   const int = (v: unknown, what: string): number => {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > 0xffffffff) {
-      throw new PackageError(`${where}: ${what} is ${JSON.stringify(v)}, not an unsigned integer`);
+      throw new PackageError(`${where}: ${what} is ${quoted(v)}, not an unsigned integer`);
     }
     return v;
   };
   const obj = (v: unknown, what: string): Record<string, unknown> => {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PackageError(`${where}: ${what} is ${JSON.stringify(v)}, not an object`);
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PackageError(`${where}: ${what} is ${quoted(v)}, not an object`);
     return v as Record<string, unknown>;
   };
   if (entry.ifindex !== undefined) out.interface = int(entry.ifindex, 'ifindex');
@@ -41,7 +42,7 @@ export function packageAttachOptions(entry: ProgEntry, where = `program ${entry.
     if (h.attach_point !== undefined) {
       const points: Record<string, 'ingress' | 'egress'> = { BPF_TC_INGRESS: 'ingress', BPF_TC_EGRESS: 'egress' };
       const p = typeof h.attach_point === 'string' ? points[h.attach_point] : undefined;
-      if (!p) throw new PackageError(`${where}: tchook.attach_point is ${JSON.stringify(h.attach_point)}; use "BPF_TC_INGRESS" or "BPF_TC_EGRESS"`);
+      if (!p) throw new PackageError(`${where}: tchook.attach_point is ${quoted(h.attach_point)}; use "BPF_TC_INGRESS" or "BPF_TC_EGRESS"`);
       out.tc = { ...out.tc, attachPoint: p };
     }
   }

@@ -10,6 +10,7 @@ import {
   STACK_TRACE_FIELDS, type BpfSkel, type CustomMember, type DataSectionEntry, type EunomiaPackage, type ExportConfig, type ExportType, type MapEntry, type ProgEntry,
   type StackTraceField, type StackTraceInterpreter,
 } from './format.js';
+import { quoted } from '../text.js';
 
 /** A package.json that cannot be used: says which key is wrong and how. */
 export class PackageError extends TsbpfError {
@@ -122,7 +123,7 @@ function decodeObject(doc: Obj): Uint8Array {
     const bad = /[^A-Za-z0-9+/=]/.exec(compact);
     throw new PackageError(
       bad
-        ? `bpf_object is not valid base64: character ${JSON.stringify(bad[0])} at ${bad.index}`
+        ? `bpf_object is not valid base64: character ${quoted(bad[0])} at ${bad.index}`
         : `bpf_object is not valid base64: ${compact.length} characters is not a padded multiple of 4`,
     );
   }
@@ -139,7 +140,7 @@ function decodeObject(doc: Obj): Uint8Array {
   const size = doc.bpf_object_size;
   if (size !== undefined) {
     if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
-      throw new PackageError(`bpf_object_size is ${JSON.stringify(size)}, not a byte count`);
+      throw new PackageError(`bpf_object_size is ${quoted(size)}, not a byte count`);
     }
     if (size !== bytes.byteLength) {
       throw new PackageError(`bpf_object_size says ${size} but the object is ${bytes.byteLength} bytes`);
@@ -209,7 +210,7 @@ function readInterpreter(v: unknown, at: string): StackTraceInterpreter | undefi
   if (v === undefined || v === null || v === 'default_struct') return undefined;
   if (isObj(v) && v.type === 'default_struct') return undefined;
   const body = isObj(v) && (v.type === undefined || v.type === 'stack_trace') ? v.stack_trace : undefined;
-  if (!isObj(body)) throw new PackageError(`${at} is ${JSON.stringify(v).slice(0, 80)}: expected "default_struct" or {"stack_trace": {"field_map": {...}, "with_symbols": true}}`);
+  if (!isObj(body)) throw new PackageError(`${at} is ${quoted(v)}: expected "default_struct" or {"stack_trace": {"field_map": {...}, "with_symbols": true}}`);
   const map = body.field_map ?? {};
   if (!isObj(map)) throw new PackageError(`${at}.stack_trace.field_map is ${describe(map)}, not an object`);
   const fieldMap = {} as Record<StackTraceField, string>;
@@ -219,7 +220,7 @@ function readInterpreter(v: unknown, at: string): StackTraceInterpreter | undefi
     fieldMap[f] = name;
   }
   for (const k of Object.keys(map)) {
-    if (!STACK_TRACE_FIELDS.includes(k as StackTraceField)) throw new PackageError(`${at}.stack_trace.field_map has ${JSON.stringify(k).slice(0, 40)}, which is none of ${STACK_TRACE_FIELDS.join(', ')}`);
+    if (!STACK_TRACE_FIELDS.includes(k as StackTraceField)) throw new PackageError(`${at}.stack_trace.field_map has ${quoted(k)}, which is none of ${STACK_TRACE_FIELDS.join(', ')}`);
   }
   const withSymbols = body.with_symbols ?? false;
   if (typeof withSymbols !== 'boolean') throw new PackageError(`${at}.stack_trace.with_symbols is ${describe(withSymbols)}, not a boolean`);
@@ -231,7 +232,7 @@ function readExportConfig(v: unknown, at: string, btf: Btf | undefined): ExportC
   if (v === undefined || v === null || v === 'no_export') return { kind: 'none' };
   if (v === 'default') return { kind: 'default' };
   const struct = (id: unknown, where: string): number => {
-    if (typeof id !== 'number' || !Number.isInteger(id) || id <= 0) throw new PackageError(`${where}: btf_type_id is ${JSON.stringify(id)}, not a BTF type id`);
+    if (typeof id !== 'number' || !Number.isInteger(id) || id <= 0) throw new PackageError(`${where}: btf_type_id is ${quoted(id)}, not a BTF type id`);
     if (!btf) throw new PackageError(`${where}: the object has no .BTF section, so btf_type_id ${id} names nothing`);
     if (id >= btf.count) throw new PackageError(`${where}: btf_type_id ${id} is not in the object's BTF (it has ${btf.count - 1} types)`);
     return id;
@@ -246,7 +247,7 @@ function readExportConfig(v: unknown, at: string, btf: Btf | undefined): ExportC
     const members = v.custom_members.map((m: unknown, i: number): CustomMember => {
       const where = `${at}.custom_members[${i}]`;
       if (!isObj(m) || typeof m.name !== 'string' || !m.name) throw new PackageError(`${where}: a member is {"name": ..., "offset": BYTES, "btf_type_id": N}`);
-      if (typeof m.offset !== 'number' || !Number.isInteger(m.offset) || m.offset < 0) throw new PackageError(`${where} (${m.name}): offset ${JSON.stringify(m.offset)} is not a byte offset`);
+      if (typeof m.offset !== 'number' || !Number.isInteger(m.offset) || m.offset < 0) throw new PackageError(`${where} (${m.name}): offset ${quoted(m.offset)} is not a byte offset`);
       const typeId = struct(m.btf_type_id, `${where} (${m.name})`);
       return { name: m.name, offset: m.offset, typeId, size: btf!.size(typeId) };
     });
@@ -260,7 +261,7 @@ function readExportConfig(v: unknown, at: string, btf: Btf | undefined): ExportC
     }
     return { kind: 'custom', members };
   }
-  throw new PackageError(`${at} is ${JSON.stringify(v)}: one of "no_export", "default", {"btf_type_id": N}, {"custom_members": [...]}`);
+  throw new PackageError(`${at} is ${quoted(v)}: one of "no_export", "default", {"btf_type_id": N}, {"custom_members": [...]}`);
 }
 
 function readExportTypes(v: unknown, btf: Btf | undefined): ExportType[] {
@@ -270,7 +271,7 @@ function readExportTypes(v: unknown, btf: Btf | undefined): ExportType[] {
     const label = name ? `${at} (${name})` : at;
     const id = t.type_id;
     if (typeof id !== 'number' || !Number.isInteger(id) || id <= 0) {
-      throw new PackageError(`${label}: type_id is ${JSON.stringify(id)}, not the BTF id of a struct`);
+      throw new PackageError(`${label}: type_id is ${quoted(id)}, not the BTF id of a struct`);
     }
     if (!btf) throw new PackageError(`${label}: the object has no .BTF section, so type_id ${id} names nothing (compile with clang -g)`);
     if (id >= btf.count) throw new PackageError(`${label}: type_id ${id} is not a struct in the object's BTF (it has ${btf.count - 1} types)`);

@@ -10,6 +10,7 @@ import { TsbpfError } from '../errors.js';
 import { setGlobal } from '../loader/index.js';
 import type { ObjectSpec, VariableSpec } from '../object/index.js';
 import { DUMMY_VARIABLE, type BpfSkel, type VariableEntry } from '../package/index.js';
+import { quoted } from '../text.js';
 
 export { DUMMY_VARIABLE };
 
@@ -122,7 +123,7 @@ function setPackageValue(spec: ObjectSpec, o: ProgramOption): void {
   try {
     setGlobal(spec, o.variable.name, o.value);
   } catch (e) {
-    throw new TsbpfError(`package variable ${o.variable.name} (${o.type}): its "value" ${JSON.stringify(o.value)?.slice(0, 80)} does not fit: ${(e as Error).message}`);
+    throw new TsbpfError(`package variable ${o.variable.name} (${o.type}): its "value" ${quoted(o.value)} does not fit: ${(e as Error).message}`);
   }
 }
 

@@ -68,6 +68,7 @@ import type {
   TestRunAttr,
   TestRunResult,
 } from './types.js';
+import { quoted } from '../text.js';
 
 type Koffi = typeof import('koffi');
 
@@ -217,7 +218,7 @@ export function parseCpuList(text: string): number[] {
   for (const part of text.trim().split(',')) {
     if (!part) continue;
     const m = /^(\d+)(?:-(\d+))?$/.exec(part);
-    if (!m) throw new TsbpfError(`cannot parse CPU list ${JSON.stringify(text)}`);
+    if (!m) throw new TsbpfError(`cannot parse CPU list ${quoted(text)}`);
     const lo = Number(m[1]);
     const hi = m[2] === undefined ? lo : Number(m[2]);
     for (let i = lo; i <= hi; i++) ids.push(i);

@@ -22,6 +22,7 @@ import { packagePath } from '../../package-root.js';
 import { EventDecoder, monotonicToWall, type ExitEvent } from './event.js';
 import { ExitFormatter, type OutputFormat, type TimeStyle } from './format.js';
 import { Summary } from './summary.js';
+import { quoted } from '../../text.js';
 
 export { signalName, failed, type ExitEvent } from './event.js';
 export { ExitFormatter, formatTime, type OutputFormat, type TimeStyle } from './format.js';
@@ -131,8 +132,8 @@ function filterCgroup(o: ExitFilterOptions): string | undefined {
   if (o.container === undefined && o.pod === undefined) return undefined;
   const mount = cgroup2Mount();
   if (!mount) throw new TsbpfError('--container/--pod: no cgroup2 filesystem is mounted (see /proc/self/mounts)');
-  if (o.container !== undefined && !/^[0-9a-f]{1,64}$/i.test(o.container)) throw new TsbpfError(`--container ${JSON.stringify(o.container.slice(0, 80))}: a container id is hex digits`);
-  if (o.pod !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(o.pod)) throw new TsbpfError(`--pod ${JSON.stringify(o.pod.slice(0, 80))}: a pod UID looks like 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`);
+  if (o.container !== undefined && !/^[0-9a-f]{1,64}$/i.test(o.container)) throw new TsbpfError(`--container ${quoted(o.container)}: a container id is hex digits`);
+  if (o.pod !== undefined && !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(o.pod)) throw new TsbpfError(`--pod ${quoted(o.pod)}: a pod UID looks like 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0`);
   const dir = findContainerCgroup(mount, o);
   if (!dir) throw new TsbpfError(o.pod !== undefined ? `--pod ${o.pod}: no cgroup of that pod under ${mount} (is it running on this node?)` : `--container ${o.container}: no cgroup of that container under ${mount} (is it running?)`);
   return dir;
