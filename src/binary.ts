@@ -57,25 +57,64 @@ export class ByteView {
     this.check(off, size, ctx);
     return this.bytes.subarray(off, off + size);
   }
-  /** NUL-terminated string starting at `off`; a missing terminator is an error. */
+  /** NUL-terminated string starting at `off`, at most MAX_STRING bytes; a missing terminator is an error. */
   cstring(off: number, ctx = 'string'): string {
     this.check(off, 0, ctx);
-    const end = this.bytes.indexOf(0, off);
-    if (end < 0) throw new ParseError(this.what, `${ctx}: string at offset ${off} has no NUL terminator`);
-    return latin1OrUtf8(this.bytes.subarray(off, end));
+    return decodeName(this.bytes.subarray(off, scanNul(this.bytes, off, this.what, ctx)));
   }
 }
 
-const utf8 = new TextDecoder('utf-8', { fatal: false });
+/**
+ * The longest string a table may hold (names, paths, BTF line-info source lines). The
+ * kernel's own identifier limit is 512 (KSYM_NAME_LEN); source lines can be longer.
+ */
+export const MAX_STRING = 65536;
 
-function latin1OrUtf8(b: Uint8Array): string {
-  // Names are ASCII in practice; a fast path avoids TextDecoder for the common case.
-  let ascii = true;
-  for (let i = 0; i < b.length; i++) if (b[i]! > 0x7f) { ascii = false; break; }
-  if (!ascii) return utf8.decode(b);
-  let s = '';
-  for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]!);
-  return s;
+/** The end of the NUL-terminated string at `off`, scanning at most MAX_STRING bytes. */
+function scanNul(bytes: Uint8Array, off: number, what: string, ctx: string): number {
+  const window = bytes.subarray(off, Math.min(bytes.byteLength, off + MAX_STRING + 1));
+  const end = window.indexOf(0);
+  if (end >= 0) return off + end;
+  if (window.byteLength > MAX_STRING) throw new ParseError(what, `${ctx}: string at offset ${off} is longer than ${MAX_STRING} bytes`);
+  throw new ParseError(what, `${ctx}: string at offset ${off} has no NUL terminator`);
 }
 
-export { latin1OrUtf8 as decodeName };
+/**
+ * A string table (ELF .strtab/.shstrtab, BTF strings) read by offset. Each offset is
+ * decoded once, and the text decoded from all offsets together is bounded by a multiple
+ * of the table's size: a table whose one long string is named from thousands of offsets
+ * inside it would otherwise cost (names x length) memory.
+ */
+export class StringSection {
+  private readonly cache = new Map<number, string>();
+  private budget: number;
+
+  constructor(
+    readonly bytes: Uint8Array,
+    /** Names the format in error messages: "ELF", "BTF"... */
+    readonly what: string,
+  ) {
+    this.budget = 4 * bytes.byteLength + (1 << 20);
+  }
+
+  get(off: number, ctx = 'string'): string {
+    let s = this.cache.get(off);
+    if (s !== undefined) return s;
+    if (!Number.isInteger(off) || off < 0 || off >= this.bytes.byteLength) {
+      throw new ParseError(this.what, `${ctx}: string offset ${off} is outside the string table (${this.bytes.byteLength} bytes)`);
+    }
+    const end = scanNul(this.bytes, off, this.what, ctx);
+    this.budget -= end - off;
+    if (this.budget < 0) {
+      throw new ParseError(this.what, `${ctx}: the string table (${this.bytes.byteLength} bytes) is read as overlapping strings many times over its size`);
+    }
+    s = decodeName(this.bytes.subarray(off, end));
+    this.cache.set(off, s);
+    return s;
+  }
+}
+
+/** Names are ASCII or UTF-8; invalid sequences become U+FFFD rather than an error. */
+export function decodeName(b: Uint8Array): string {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('utf8');
+}

@@ -653,6 +653,9 @@ const PADS: [string, number][] = [['long', 64], ['int', 32], ['short', 16], ['ch
  * the member that follows, `inBitfield` that both sides are bitfields, which would
  * otherwise share a storage unit.
  */
+/** Gaps up to this many bits (64 longs) are unnamed bitfields, as bpftool writes them. */
+const LONG_PAD_BITS = 64 * 64;
+
 function padding(cur: number, next: number, nextAlign: number, inBitfield: boolean, pad: string): string {
   if (cur >= next) return '';
   let s = '';
@@ -671,6 +674,13 @@ function padding(cur: number, next: number, nextAlign: number, inBitfield: boole
       s += `\n${pad}${type}: ${inBitfield ? newOff - cur : 0};`;
     }
     cur = newOff;
+  }
+  // A long gap is one char array rather than a line per 64 bits: a struct size of
+  // 0xffffffff would otherwise be half a billion lines from 16 bytes of input.
+  if (cur % 8 === 0 && next - cur > LONG_PAD_BITS) {
+    const bytes = Math.floor((next - cur) / 8);
+    s += `\n${pad}char __pad_at_${cur / 8}[${bytes}];`;
+    cur += bytes * 8;
   }
   while (cur !== next) {
     const gap = Math.min(next - cur, bits);

@@ -1,4 +1,4 @@
-import { ByteView, decodeName } from '../binary.js';
+import { ByteView, decodeName, StringSection } from '../binary.js';
 import { ParseError } from '../errors.js';
 
 /**
@@ -6,30 +6,25 @@ import { ParseError } from '../errors.js';
  * so an encoder keeps the original bytes as a prefix and only appends new strings.
  */
 export class StringTable {
-  private cache = new Map<number, string>();
+  private readonly original: StringSection;
+  private readonly appendedAt = new Map<number, string>();
   private index?: Map<string, number>;
   private appended: string[] = [];
   private appendedSize = 0;
 
   constructor(readonly bytes: Uint8Array) {
     if (bytes.byteLength > 0 && bytes[0] !== 0) throw new ParseError('BTF', 'string section does not start with an empty string');
+    this.original = new StringSection(bytes, 'BTF');
   }
 
   get(offset: number): string {
-    let s = this.cache.get(offset);
-    if (s !== undefined) return s;
-    if (offset >= this.bytes.byteLength + this.appendedSize || offset < 0) {
+    if (!Number.isInteger(offset) || offset < 0 || offset >= this.bytes.byteLength + this.appendedSize) {
       throw new ParseError('BTF', `string offset ${offset} is outside the string section (${this.bytes.byteLength} bytes)`);
     }
-    if (offset >= this.bytes.byteLength) {
-      s = this.lookupAppended(offset);
-    } else {
-      const end = this.bytes.indexOf(0, offset);
-      if (end < 0) throw new ParseError('BTF', `string at offset ${offset} has no NUL terminator`);
-      s = decodeName(this.bytes.subarray(offset, end));
-    }
-    this.cache.set(offset, s);
-    return s;
+    if (offset < this.bytes.byteLength) return this.original.get(offset, 'name');
+    const s = this.appendedAt.get(offset);
+    if (s !== undefined) return s;
+    throw new ParseError('BTF', `string offset ${offset} points into the middle of a string`);
   }
 
   /** The offset of `s`, appending it when the table lacks it. */
@@ -52,17 +47,8 @@ export class StringTable {
     this.appended.push(s);
     this.appendedSize += Buffer.byteLength(s) + 1;
     this.index.set(s, off);
-    this.cache.set(off, s);
+    this.appendedAt.set(off, s);
     return off;
-  }
-
-  private lookupAppended(offset: number): string {
-    let at = this.bytes.byteLength;
-    for (const s of this.appended) {
-      if (at === offset) return s;
-      at += Buffer.byteLength(s) + 1;
-    }
-    throw new ParseError('BTF', `string offset ${offset} points into the middle of a string`);
   }
 
   /** The whole table: the original bytes then the appended strings. */

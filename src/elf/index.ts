@@ -5,7 +5,7 @@
  * With `{ anyElf: true }` it also reads executables and shared libraries of any machine
  * (little-endian ELF64), for finding uprobe symbols; see ParseElfOptions.
  */
-import { ByteView } from '../binary.js';
+import { ByteView, StringSection } from '../binary.js';
 import { ParseError } from '../errors.js';
 
 export const EM_BPF = 247;
@@ -18,6 +18,7 @@ export const SHT_PROGBITS = 1;
 export const SHT_SYMTAB = 2;
 export const SHT_STRTAB = 3;
 export const SHT_RELA = 4;
+export const SHT_NOTE = 7;
 export const SHT_NOBITS = 8;
 export const SHT_REL = 9;
 export const SHT_DYNSYM = 11;
@@ -108,6 +109,11 @@ export interface ParseElfOptions {
    * `dynamicSymbols`. The default (false) accepts only BPF relocatable objects.
    */
   anyElf?: boolean;
+  /**
+   * Which sections' contents to read (by name and type); the others get empty `data`
+   * (their `size` still counts). Default: all.
+   */
+  sectionData?: (name: string, type: number) => boolean;
 }
 
 /** True when `bytes` start with the ELF magic (\x7fELF). */
@@ -115,8 +121,28 @@ export function hasElfMagic(bytes: Uint8Array): boolean {
   return bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46;
 }
 
-export function parseElf(bytes: Uint8Array, opts: ParseElfOptions = {}): ElfFile {
+/**
+ * Where an ELF file's bytes come from: the whole file in memory, or reads of parts of a
+ * file (a uprobe target can be gigabytes, of which the symbol tables are a small part).
+ */
+export interface ElfSource {
+  readonly size: number;
+  /** `size` bytes at `offset`; the reader checks the range first. */
+  read(offset: number, size: number): Uint8Array;
+}
+
+const inMemory = (bytes: Uint8Array): ElfSource => ({ size: bytes.byteLength, read: (o, n) => bytes.subarray(o, o + n) });
+
+export function parseElf(input: Uint8Array | ElfSource, opts: ParseElfOptions = {}): ElfFile {
   const anyElf = opts.anyElf ?? false;
+  const src = input instanceof Uint8Array ? inMemory(input) : input;
+  const read = (offset: number, size: number, ctx: string): Uint8Array => {
+    if (offset < 0 || size < 0 || offset + size > src.size) {
+      throw new ParseError('ELF', `${ctx}: ${size} bytes at offset ${offset} run past the end (${src.size} bytes)`);
+    }
+    return src.read(offset, size);
+  };
+  const bytes = read(0, Math.min(64, src.size), 'ELF header');
   if (bytes.byteLength < 16) throw new ParseError('ELF', `file is ${bytes.byteLength} bytes, too short for an ELF header`);
   if (!hasElfMagic(bytes)) throw new ParseError('ELF', 'not an ELF file (bad magic)');
   if (bytes[4] !== 2) throw new ParseError('ELF', 'not a 64-bit ELF (ELFCLASS64 expected; BPF objects are 64-bit)');
@@ -140,40 +166,47 @@ export function parseElf(bytes: Uint8Array, opts: ParseElfOptions = {}): ElfFile
   if (shoff === 0) throw new ParseError('ELF', 'no section header table');
   if (shentsize < 64) throw new ParseError('ELF', `section header size ${shentsize} is smaller than 64`);
   // Extended numbering: counts too big for the header live in section 0.
-  if (shnum === 0) shnum = Number(v.offset64(shoff + 32, 'extended e_shnum'));
-  if (shstrndx === 0xffff) shstrndx = v.u32(shoff + 40, 'extended e_shstrndx');
-  v.check(shoff, shnum * shentsize, 'section header table');
+  if (shnum === 0 || shstrndx === 0xffff) {
+    const s0 = new ByteView(read(shoff, 64, 'section header #0'), 'ELF');
+    if (shnum === 0) shnum = s0.offset64(32, 'extended e_shnum');
+    if (shstrndx === 0xffff) shstrndx = s0.u32(40, 'extended e_shstrndx');
+  }
+  const sh = new ByteView(read(shoff, shnum * shentsize, 'section header table'), 'ELF');
 
-  const raw = [] as Omit<ElfSection, 'name'>[];
+  const raw = [] as Omit<ElfSection, 'name' | 'data'>[];
   const nameOffsets: number[] = [];
   for (let i = 0; i < shnum; i++) {
-    const h = shoff + i * shentsize;
-    const shType = v.u32(h + 4);
-    const offset = v.offset64(h + 24, 'sh_offset');
-    const size = v.offset64(h + 32, 'sh_size');
-    const data = shType === SHT_NOBITS || shType === SHT_NULL ? new Uint8Array(0) : v.slice(offset, size, `section #${i} contents`);
-    nameOffsets.push(v.u32(h));
+    const h = i * shentsize;
+    const shType = sh.u32(h + 4);
+    const offset = sh.offset64(h + 24, 'sh_offset');
+    const size = sh.offset64(h + 32, 'sh_size');
+    if (shType !== SHT_NOBITS && shType !== SHT_NULL && offset + size > src.size) {
+      throw new ParseError('ELF', `section #${i} contents: ${size} bytes at offset ${offset} run past the end (${src.size} bytes)`);
+    }
+    nameOffsets.push(sh.u32(h));
     raw.push({
       index: i,
       type: shType,
-      flags: v.u64(h + 8),
+      flags: sh.u64(h + 8),
       offset,
       size,
       // Checked only where it is used (anyElf): BPF objects' loaders never read it.
-      addr: anyElf ? v.offset64(h + 16, 'sh_addr') : Number(v.u64(h + 16)),
-      link: v.u32(h + 40),
-      info: v.u32(h + 44),
-      addralign: v.offset64(h + 48, 'sh_addralign'),
-      entsize: v.offset64(h + 56, 'sh_entsize'),
-      data,
+      addr: anyElf ? sh.offset64(h + 16, 'sh_addr') : Number(sh.u64(h + 16)),
+      link: sh.u32(h + 40),
+      info: sh.u32(h + 44),
+      addralign: sh.offset64(h + 48, 'sh_addralign'),
+      entsize: sh.offset64(h + 56, 'sh_entsize'),
     });
   }
   if (shstrndx >= raw.length) throw new ParseError('ELF', `section name table index ${shstrndx} out of range`);
-  const shstr = new ByteView(raw[shstrndx]!.data, 'ELF');
-  const sections: ElfSection[] = raw.map((s, i) => ({
-    ...s,
-    name: i === 0 ? '' : shstr.cstring(nameOffsets[i]!, `name of section #${i}`),
-  }));
+  const dataOf = (s: Omit<ElfSection, 'name' | 'data'>): Uint8Array =>
+    s.type === SHT_NOBITS || s.type === SHT_NULL ? new Uint8Array(0) : src.read(s.offset, s.size);
+  const shstr = new StringSection(dataOf(raw[shstrndx]!), 'ELF');
+  const sections: ElfSection[] = raw.map((s, i) => {
+    const name = i === 0 ? '' : shstr.get(nameOffsets[i]!, `name of section #${i}`);
+    const wanted = !opts.sectionData || opts.sectionData(name, s.type);
+    return { ...s, name, data: wanted ? dataOf(s) : new Uint8Array(0) };
+  });
 
   const symtab = sections.find((s) => s.type === SHT_SYMTAB);
   const symbols = symtab ? readSymbols(sections, symtab) : [];
@@ -212,7 +245,7 @@ export function parseElf(bytes: Uint8Array, opts: ParseElfOptions = {}): ElfFile
 /** The entries of a symbol table section (SHT_SYMTAB or SHT_DYNSYM). */
 function readSymbols(sections: ElfSection[], symtab: ElfSection): ElfSymbol[] {
   if (symtab.link >= sections.length) throw new ParseError('ELF', 'symbol table links to a missing string table');
-  const strs = new ByteView(sections[symtab.link]!.data, 'ELF');
+  const strs = new StringSection(sections[symtab.link]!.data, 'ELF');
   const sv = new ByteView(symtab.data, 'ELF');
   const count = Math.floor(symtab.data.byteLength / 24);
   const symbols: ElfSymbol[] = [];
@@ -221,7 +254,7 @@ function readSymbols(sections: ElfSection[], symtab: ElfSection): ElfSymbol[] {
     const info = sv.u8(o + 4);
     symbols.push({
       index: i,
-      name: strs.cstring(sv.u32(o), `name of symbol #${i}`),
+      name: strs.get(sv.u32(o), `name of symbol #${i}`),
       type: info & 0xf,
       bind: info >> 4,
       visibility: sv.u8(o + 5) & 0x3,

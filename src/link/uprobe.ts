@@ -2,10 +2,10 @@
  * Uprobe targets: "PATH:FUNCTION[+OFFSET]" -> the binary's path and the file offset the
  * uprobe PMU wants. Pure apart from reading files (the binary, PATH lookup).
  */
-import { accessSync, constants as fsConstants, readFileSync, statSync } from 'node:fs';
+import { accessSync, closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync } from 'node:fs';
 import { delimiter, isAbsolute, join, resolve } from 'node:path';
 import { ParseError, TsbpfError } from '../errors.js';
-import { ET_DYN, ET_EXEC, SHN_LORESERVE, SHN_UNDEF, STT_FUNC, parseElf, type ElfFile, type ElfSymbol } from '../elf/index.js';
+import { ET_DYN, ET_EXEC, SHN_LORESERVE, SHN_UNDEF, SHT_DYNSYM, SHT_NOTE, SHT_STRTAB, SHT_SYMTAB, STT_FUNC, parseElf, type ElfFile, type ElfSymbol } from '../elf/index.js';
 
 export interface UprobeTarget {
   /** The binary as written in the section or option ("bash", "/usr/bin/bash", "libc.so.6"). */
@@ -87,20 +87,44 @@ export function resolveBinary(binary: string, env: NodeJS.ProcessEnv = process.e
   throw new TsbpfError(`uprobe binary ${binary} was not found in PATH (${dirs.join(delimiter) || 'empty'}): give its absolute path`);
 }
 
-/** Parses `path` as an executable or shared library, with errors that name it. */
+/** The sections symbol and USDT lookups read; the rest of a binary (code, data, debug info) is never read. */
+const MAX_SECTION_READ = 1 << 30;
+const LOOKUP_SECTIONS = new Set([SHT_SYMTAB, SHT_DYNSYM, SHT_STRTAB, SHT_NOTE]);
+
+/**
+ * Parses `path` as an executable or shared library, with errors that name it. Only the
+ * headers and the symbol, string and note sections are read, so a binary of gigabytes
+ * costs what its symbol tables cost.
+ */
 export function readBinary(path: string): ElfFile {
-  let bytes: Uint8Array;
+  let fd: number;
   try {
-    bytes = readFileSync(path);
+    fd = openSync(path, 'r');
   } catch (e) {
     throw new TsbpfError(`cannot read uprobe binary ${path}: ${(e as Error).message}`);
   }
   let elf: ElfFile;
   try {
-    elf = parseElf(bytes, { anyElf: true });
+    const source = {
+      size: fstatSync(fd).size,
+      read(offset: number, size: number): Uint8Array {
+        if (size > MAX_SECTION_READ) throw new TsbpfError(`uprobe binary ${path}: a ${size}-byte symbol or string table is more than tsbpf reads (${MAX_SECTION_READ >> 20} MiB)`);
+        const buf = Buffer.alloc(size);
+        for (let done = 0; done < size; ) {
+          const n = readSync(fd, buf, done, size - done, offset + done);
+          if (n === 0) throw new TsbpfError(`uprobe binary ${path} ended at ${offset + done} bytes while being read (truncated under us?)`);
+          done += n;
+        }
+        return buf;
+      },
+    };
+    elf = parseElf(source, { anyElf: true, sectionData: (_name, type) => LOOKUP_SECTIONS.has(type) });
   } catch (e) {
     if (e instanceof ParseError) throw new TsbpfError(`uprobe binary ${path} is not a usable ELF file: ${e.message}`);
-    throw e;
+    if (e instanceof TsbpfError) throw e;
+    throw new TsbpfError(`cannot read uprobe binary ${path}: ${(e as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
   if (elf.type !== ET_EXEC && elf.type !== ET_DYN) {
     throw new TsbpfError(`uprobe binary ${path} is not an executable or shared library (ELF type ${elf.type})`);

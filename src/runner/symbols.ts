@@ -5,7 +5,7 @@
  * read again when an address falls outside the ones known (dlopen since).
  */
 import { readFileSync } from 'node:fs';
-import { parseElf } from '../elf/index.js';
+import { readBinary } from '../link/index.js';
 import { ElfSymbolTable, lastAtOrBelow, type SymbolHit } from '../elf/symbols.js';
 
 interface Mapping {
@@ -14,9 +14,6 @@ interface Mapping {
   offset: bigint;
   path: string;
 }
-
-/** Files larger than this are not read for symbols. */
-const MAX_ELF_BYTES = 1 << 30;
 
 export class Symbolizer {
   private kernel?: { addrs: bigint[]; names: string[] };
@@ -104,9 +101,7 @@ function findMapping(ms: Mapping[], addr: bigint): Mapping | undefined {
 
 function readTable(path: string): ElfSymbolTable | null {
   try {
-    const bytes = readFileSync(path);
-    if (bytes.length > MAX_ELF_BYTES) return null;
-    return new ElfSymbolTable(parseElf(bytes, { anyElf: true }));
+    return new ElfSymbolTable(readBinary(path));
   } catch {
     return null; // not readable, or not an ELF file we can read: addresses stay bare
   }
