@@ -16,6 +16,26 @@ import { TsbpfError } from './errors.js';
 
 const { O_RDONLY, O_WRONLY, O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK } = constants;
 
+/** What a file the user named holds; a missing or unreadable file is one line naming it. */
+export function readUserFile(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (e) {
+    const err = e as NodeJS.ErrnoException;
+    throw new TsbpfError(err.code === 'ENOENT' ? `${path}: no such file` : `cannot read ${path}: ${err.message}`);
+  }
+}
+
+/** `parse()`, whose typed errors then name `file` first ("prog.bpf.o: ELF: ..."), as a user needs who passed several. */
+export function naming<T>(file: string, parse: () => T): T {
+  try {
+    return parse();
+  } catch (e) {
+    if (e instanceof TsbpfError && !e.message.startsWith(`${file}: `)) e.message = `${file}: ${e.message}`;
+    throw e;
+  }
+}
+
 export function errCode(e: unknown): string {
   return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
 }

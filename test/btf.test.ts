@@ -13,6 +13,7 @@ import { parseElf } from '../src/elf/index.js';
 import {
   Btf, BTF_KIND, encodeBtf, parseBtf, parseBtfExt, StringTable, structOf, VMLINUX_BTF_PATH, type BtfType,
 } from '../src/btf/index.js';
+import { INT, INT_STR, info, rawBtf } from './btf-bytes.js';
 import { throwsParse } from './throws.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -25,30 +26,6 @@ function section(name: string, sec: string): Uint8Array {
 const fixtureBtf = (name: string) => parseBtf(section(name, '.BTF'));
 
 
-/**
- * Raw BTF from type words and a string section, laid out as clang does (header of 24,
- * types at 0, strings right after), so tests can write invalid records the encoder
- * would never produce.
- */
-function rawBtf(words: number[], strings = '\0'): Uint8Array {
-  const str = Buffer.from(strings, 'latin1');
-  const out = new Uint8Array(24 + words.length * 4 + str.length);
-  const dv = new DataView(out.buffer);
-  dv.setUint16(0, 0xeb9f, true);
-  dv.setUint8(2, 1);
-  dv.setUint32(4, 24, true);
-  dv.setUint32(8, 0, true);
-  dv.setUint32(12, words.length * 4, true);
-  dv.setUint32(16, words.length * 4, true);
-  dv.setUint32(20, str.length, true);
-  words.forEach((w, i) => dv.setUint32(24 + i * 4, w >>> 0, true));
-  out.set(str, 24 + words.length * 4);
-  return out;
-}
-const info = (kind: keyof typeof BTF_KIND, vlen = 0, kflag = false) => ((kflag ? 1 << 31 : 0) | (BTF_KIND[kind] << 24) | vlen) >>> 0;
-/** [1] int "int" (4 bytes, signed): most synthetic records refer to it. */
-const INT = [1, info('int'), 4, (1 << 24) | 32];
-const INT_STR = '\0int\0';
 
 test('kernel BTF: parses, re-encodes byte for byte, and has task_struct with pid', { skip: !existsSync(VMLINUX_BTF_PATH) && `no ${VMLINUX_BTF_PATH}` }, () => {
   const bytes = new Uint8Array(readFileSync(VMLINUX_BTF_PATH));

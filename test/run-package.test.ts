@@ -116,7 +116,7 @@ test('bpf_object_size that does not match the object', () => {
   const doc = seedPackage();
   const size: number = doc.bpf_object_size;
   doc.bpf_object_size = size + 1;
-  clearError(run([write('size.json', doc)]), [new RegExp(`^tsbpf: package: bpf_object_size says ${size + 1} but the object is ${size} bytes\\n$`)]);
+  clearError(run([write('size.json', doc)]), [new RegExp(`^tsbpf: size\\.json: package: bpf_object_size says ${size + 1} but the object is ${size} bytes\\n$`)]);
   doc.bpf_object_size = 'big';
   clearError(run([write('size-text.json', doc)]), [/bpf_object_size is "big", not a byte count/]);
 });
@@ -153,7 +153,7 @@ test('an export type_id that is not a struct', () => {
 
 test('a package.json that is not JSON, or not an object', () => {
   seedPackage();
-  clearError(run([write('truncated.json', '{"bpf_object": ')]), [/^tsbpf: package: not JSON: /]);
+  clearError(run([write('truncated.json', '{"bpf_object": ')]), [/^tsbpf: truncated\.json: package: not JSON: /]);
   clearError(run([write('array.json', '[]')]), [/package: the document is an array, not a JSON object with bpf_object and meta/]);
   clearError(run([write('empty.json', '')]), [/package: not JSON/]);
 });
@@ -164,7 +164,7 @@ test('a missing file', () => {
 
 test('a .o file that is not an ELF object is reported as one, not as a broken package', () => {
   writeFileSync(join(scratch, 'garbage.bpf.o'), 'garbage\n');
-  clearError(run(['garbage.bpf.o']), [/^tsbpf: ELF: file is 8 bytes, too short for an ELF header\n$/]);
+  clearError(run(['garbage.bpf.o']), [/^tsbpf: garbage\.bpf\.o: ELF: file is 8 bytes, too short for an ELF header\n$/]);
 });
 
 test('unknown program arguments', () => {
@@ -383,7 +383,7 @@ kernelTest('every ring buffer is read at once; multiple-export mode decodes each
   writeFileSync(join(ex.dir, 'overlap.json'), JSON.stringify(overlap));
   const r = tsbpf(['run', 'overlap.json'], { cwd: ex.dir });
   assert.equal(r.status, 1);
-  assert.equal(r.stderr, `tsbpf: package: meta.bpf_skel.maps[${mapIndex('exits')}] (exits).export_config: member b (bytes 2..5) overlaps member a (bytes 0..3)\n`);
+  assert.equal(r.stderr, `tsbpf: overlap.json: package: meta.bpf_skel.maps[${mapIndex('exits')}] (exits).export_config: member b (bytes 2..5) overlaps member a (bytes 0..3)\n`);
 });
 
 test('a long kernel log: its last 20 lines (where the kernel says why) after the message, with how many were left out; -v shows all', () => {

@@ -658,6 +658,14 @@ const LONG_PAD_BITS = 64 * 64;
 
 function padding(cur: number, next: number, nextAlign: number, inBitfield: boolean, pad: string): string {
   if (cur >= next) return '';
+  if (next - cur > LONG_PAD_BITS) {
+    // A long gap is one char array rather than a line per 64 bits: a struct size of
+    // 0xffffffff would otherwise be half a billion lines from 16 bytes of input. An
+    // array (not a bitfield) starts at the next byte by itself.
+    const start = roundUp(cur, 8);
+    const bytes = Math.floor((next - start) / 8);
+    return `\n${pad}char __pad_at_${start / 8}[${bytes}];${padding(start + bytes * 8, next, nextAlign, false, pad)}`;
+  }
   let s = '';
   let type = 'char';
   let bits = 8;
@@ -674,13 +682,6 @@ function padding(cur: number, next: number, nextAlign: number, inBitfield: boole
       s += `\n${pad}${type}: ${inBitfield ? newOff - cur : 0};`;
     }
     cur = newOff;
-  }
-  // A long gap is one char array rather than a line per 64 bits: a struct size of
-  // 0xffffffff would otherwise be half a billion lines from 16 bytes of input.
-  if (cur % 8 === 0 && next - cur > LONG_PAD_BITS) {
-    const bytes = Math.floor((next - cur) / 8);
-    s += `\n${pad}char __pad_at_${cur / 8}[${bytes}];`;
-    cur += bytes * 8;
   }
   while (cur !== next) {
     const gap = Math.min(next - cur, bits);

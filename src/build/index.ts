@@ -20,7 +20,7 @@ import { TsbpfError } from '../errors.js';
 import { objectName, parseObject, type ObjectSpec } from '../object/index.js';
 import { structIds, writePackage, type EunomiaPackage, type PackageDoc } from '../package/index.js';
 import { applyDocComments, parseDocComments } from './doc.js';
-import { commitTemps, errCode, makeDirs, readExisting, tempName, writeTemp } from '../files.js';
+import { commitTemps, errCode, makeDirs, readExisting, readUserFile, tempName, writeTemp } from '../files.js';
 import { vmlinuxHeader, type VmlinuxHeader } from './vmlinux.js';
 import { quoted } from '../text.js';
 
@@ -296,12 +296,7 @@ function displayPath(path: string): string {
 }
 
 function readText(path: string): string {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new TsbpfError(err.code === 'ENOENT' ? `${path}: no such file` : `cannot read ${path}: ${err.message}`);
-  }
+  return readUserFile(path).toString('utf8');
 }
 
 /** A command line as a shell would take it. */

@@ -3,11 +3,12 @@
  * bpftool's raw listing. FILE is raw BTF (/sys/kernel/btf/vmlinux, the default) or a BPF
  * object, whose .BTF section is dumped.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { parseBtf, VMLINUX_BTF_PATH, type Btf } from '../btf/index.js';
 import { dumpC, dumpRaw } from '../btf/cdump.js';
-import { parseElf } from '../elf/index.js';
+import { hasElfMagic, parseElf } from '../elf/index.js';
+import { naming, readUserFile } from '../files.js';
 import { TsbpfError } from '../errors.js';
 
 export function registerBtfCommand(program: Command): void {
@@ -40,15 +41,9 @@ export function registerBtfCommand(program: Command): void {
 
 /** BTF from a file: raw BTF, or the .BTF section of an ELF object. */
 export function readBtfFile(file: string): Btf {
-  let bytes: Uint8Array;
-  try {
-    bytes = new Uint8Array(readFileSync(file));
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new TsbpfError(err.code === 'ENOENT' ? `${file}: no such file` : `cannot read ${file}: ${err.message}`);
-  }
-  try {
-    if (bytes[0] === 0x7f && bytes[1] === 0x45 && bytes[2] === 0x4c && bytes[3] === 0x46) {
+  const bytes = new Uint8Array(readUserFile(file));
+  return naming(file, () => {
+    if (hasElfMagic(bytes)) {
       const sec = parseElf(bytes, { anyElf: true }).sectionByName('.BTF');
       if (!sec) throw new TsbpfError('the ELF file has no .BTF section (BPF objects have one when compiled with clang -g)');
       return parseBtf(sec.data);
@@ -57,10 +52,7 @@ export function readBtfFile(file: string): Btf {
       throw new TsbpfError('neither raw BTF (magic 0xeb9f) nor an ELF object with a .BTF section');
     }
     return parseBtf(bytes);
-  } catch (e) {
-    if (e instanceof TsbpfError) throw new TsbpfError(`${file}: ${e.message}`);
-    throw e;
-  }
+  });
 }
 
 /** Writes to stdout and waits for it; a reader that went away (| head) is not an error. */

@@ -4,8 +4,7 @@
  * output, bpf_printk lines (raw, or as JSON objects). Status lines go to stderr.
  */
 import { clockTime, EventFormatter, SampleFormatter, stackText, toJson } from '../decode/index.js';
-import { parseObject } from '../object/index.js';
-import { Runner, wantsHelp, wantsVersion, type EventType, type Runnable, type RunnerOptions } from '../runner/index.js';
+import { parseRunnable, Runner, wantsHelp, wantsVersion, type EventType, type Runnable, type RunnerOptions } from '../runner/index.js';
 import { OutputWatch } from '../output.js';
 import { usage } from './program-args.js';
 
@@ -25,7 +24,7 @@ export interface RunOptions extends RunnerOptions {
 export async function run(input: Runnable, opts: RunOptions): Promise<number> {
   const out = opts.out ?? process.stdout;
   if (wantsHelp(opts.args ?? [])) {
-    out.write(usage(parseObject(input.objectBytes, input.name), input.skel));
+    out.write(usage(parseRunnable(input), input.skel));
     return 0;
   }
   if (wantsVersion(opts.args ?? [])) {

@@ -2,7 +2,6 @@
  * ELF -> ObjectSpec. Deterministic and free of syscalls: the same bytes give the same
  * spec on any machine.
  */
-import { readFileSync } from 'node:fs';
 import { basename } from 'node:path';
 import { ByteView } from '../binary.js';
 import { Btf, parseBtf, parseBtfExt, StringTable, type BtfExt, type Datasec } from '../btf/index.js';
@@ -12,6 +11,7 @@ import {
   type ElfFile, type ElfSection, type ElfSymbol,
 } from '../elf/index.js';
 import { ParseError, TsbpfError } from '../errors.js';
+import { naming, readUserFile } from '../files.js';
 import * as C from '../sys/constants.js';
 import { collectExterns, KCONFIG_SEC } from './externs.js';
 import { matchSection, sectionError } from './sections.js';
@@ -24,14 +24,8 @@ const CALL = C.BPF_JMP | C.BPF_CALL;
 
 /** Reads and parses an object file; a missing or unreadable file is a TsbpfError. */
 export function loadObjectFile(path: string): ObjectSpec {
-  let bytes: Uint8Array;
-  try {
-    bytes = readFileSync(path);
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new TsbpfError(err.code === 'ENOENT' ? `${path}: no such file` : `cannot read ${path}: ${err.message}`);
-  }
-  return parseObject(bytes, objectName(path));
+  const bytes = readUserFile(path);
+  return naming(path, () => parseObject(bytes, objectName(path)));
 }
 
 /** libbpf's object name: the base name up to the first dot ("exitsnoop.bpf.o" -> "exitsnoop"). */

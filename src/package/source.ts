@@ -2,7 +2,7 @@
  * Where `tsbpf run` takes a package or object from, as ecli does: a file, `-` (standard
  * input) or an http(s) URL. The bytes are read whole, up to a limit, before anything else.
  */
-import { readFileSync } from 'node:fs';
+import { readUserFile } from '../files.js';
 import { TsbpfError } from '../errors.js';
 
 /** More than any BPF package we know of; a bound so a wrong URL or pipe cannot fill memory. */
@@ -18,12 +18,7 @@ export interface Source {
 export async function readSource(where: string, stdin: NodeJS.ReadableStream = process.stdin): Promise<Source> {
   if (where === '-') return { bytes: await readAll(stdin, 'standard input'), name: 'stdin' };
   if (/^https?:\/\//i.test(where)) return { bytes: await fetchBytes(where), name: new URL(where).pathname.split('/').pop() || 'package.json' };
-  try {
-    return { bytes: readFileSync(where), name: where };
-  } catch (e) {
-    const err = e as NodeJS.ErrnoException;
-    throw new TsbpfError(err.code === 'ENOENT' ? `${where}: no such file` : `cannot read ${where}: ${err.message}`);
-  }
+  return { bytes: readUserFile(where), name: where };
 }
 
 async function readAll(stream: NodeJS.ReadableStream, what: string): Promise<Buffer> {

@@ -14,6 +14,7 @@ import { pushIterator } from '../push-iterator.js';
 import { attachAll, attachesToInterface, readIterator, type AttachOptions, type LinkSet } from '../link/index.js';
 import { Collection, type BpfMap, type Program } from '../loader/index.js';
 import { hasElfMagic } from '../elf/index.js';
+import { naming } from '../files.js';
 import { objectName, parseObject, type ObjectSpec } from '../object/index.js';
 import { packageAttachOptions, readPackage, type BpfSkel } from '../package/index.js';
 import { PerfBuffer } from '../perf/index.js';
@@ -40,6 +41,8 @@ export interface Runnable extends ExportSource {
   objectBytes: Uint8Array;
   /** libbpf object name ("exitsnoop"). */
   name: string;
+  /** Where it came from (a path, URL or "stdin"), named in parse errors. */
+  file?: string;
   /** A package's description: option names and docs (cmdarg), sample maps, attach options. */
   skel?: BpfSkel;
 }
@@ -50,12 +53,17 @@ export interface Runnable extends ExportSource {
  * says why it is not one.
  */
 export function runnableFrom(file: string, bytes: Uint8Array): Runnable {
-  if (hasElfMagic(bytes) || file.endsWith('.o')) return { objectBytes: bytes, name: objectName(file) };
-  const pkg = readPackage(bytes);
+  if (hasElfMagic(bytes) || file.endsWith('.o')) return { objectBytes: bytes, name: objectName(file), file };
+  const pkg = naming(file, () => readPackage(bytes));
   return {
-    objectBytes: pkg.objectBytes, name: pkg.name, exportTypeIds: pkg.exportTypes.map((t) => t.type_id),
+    objectBytes: pkg.objectBytes, name: pkg.name, file, exportTypeIds: pkg.exportTypes.map((t) => t.type_id),
     multipleExport: pkg.multipleExport, exportConfigs: pkg.exportConfigs, stackTraces: pkg.stackTraces, skel: pkg.skel,
   };
+}
+
+/** The object of a runnable, parse errors naming its file. */
+export function parseRunnable(input: Runnable): ObjectSpec {
+  return input.file ? naming(input.file, () => parseObject(input.objectBytes, input.name)) : parseObject(input.objectBytes, input.name);
 }
 
 export interface RunnerOptions {
@@ -150,7 +158,7 @@ export class Runner implements Disposable {
 
   /** Parses, applies the options, loads and attaches: errors here leave nothing behind. */
   static open(input: Runnable, opts: RunnerOptions = {}): Runner {
-    const spec = parseObject(input.objectBytes, input.name);
+    const spec = parseRunnable(input);
     applyArgs(spec, opts.args ?? [], input.skel);
     if (opts.values) applyValues(spec, opts.values, input.skel);
     applyMapSizes(spec, opts.mapSizes);
