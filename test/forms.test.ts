@@ -140,7 +140,7 @@ test('corpus objects parse into the forms they declare', () => {
   assert.equal(jumps.valueSize, 4);
 
   assert.equal(spec('pinned').maps.find((x) => x.name === 'shared')!.pinning, 1);
-  throwsParse(() => spec('pinbad'), /^object: map odd: pinning 2 is not a known value \(LIBBPF_PIN_NONE 0, LIBBPF_PIN_BY_NAME 1\)$/);
+  throwsParse(() => spec('pinbad'), /pinbad\.bpf\.o: object: map odd: pinning 2 is not a known value \(LIBBPF_PIN_NONE 0, LIBBPF_PIN_BY_NAME 1\)$/);
 });
 
 test('setMapSizes sets sizes before load, and refuses what cannot change', () => {
