@@ -60,7 +60,7 @@ export class ByteView {
   /** NUL-terminated string starting at `off`, at most MAX_STRING bytes; a missing terminator is an error. */
   cstring(off: number, ctx = 'string'): string {
     this.check(off, 0, ctx);
-    return decodeName(this.bytes.subarray(off, scanNul(this.bytes, off, this.what, ctx)));
+    return readName(this.bytes, off, scanNul(this.bytes, off, this.what, ctx), this.what, ctx);
   }
 }
 
@@ -108,10 +108,23 @@ export class StringSection {
     if (this.budget < 0) {
       throw new ParseError(this.what, `${ctx}: the string table (${this.bytes.byteLength} bytes) is read as overlapping strings many times over its size`);
     }
-    s = decodeName(this.bytes.subarray(off, end));
+    s = readName(this.bytes, off, end, this.what, ctx);
     this.cache.set(off, s);
     return s;
   }
+}
+
+/**
+ * The name in bytes [off, end). Each invalid UTF-8 byte becomes U+FFFD, 3 bytes when the
+ * name is written again, so the limit holds for the decoded name too: what parses also
+ * encodes to a table that parses.
+ */
+function readName(bytes: Uint8Array, off: number, end: number, what: string, ctx: string): string {
+  const s = decodeName(bytes.subarray(off, end));
+  if (3 * (end - off) > MAX_STRING && Buffer.byteLength(s) > MAX_STRING) {
+    throw new ParseError(what, `${ctx}: string at offset ${off} is longer than ${MAX_STRING} bytes once its invalid UTF-8 is replaced`);
+  }
+  return s;
 }
 
 /** Names are ASCII or UTF-8; invalid sequences become U+FFFD rather than an error. */

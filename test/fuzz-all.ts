@@ -40,7 +40,7 @@
  * Tunables (environment):
  *   FUZZ_CASES  number of cases (default 10000, what CI runs)
  *   FUZZ_SEED   base seed (default 0x7b5f2024); a case's seed derives from it and its index
- *   FUZZ_ONLY   run only this case index (to reproduce a failure)
+ *   FUZZ_ONLY   run only these case indexes, comma-separated (to reproduce failures)
  *   FUZZ_FAILURES_FILE  also write every failing case to this file as JSON
  * Bounds (constants below): CASE_LIMIT_MS per case (over-time); HANG_MS after which the
  * watchdog kills the child running the case (over-time); each child runs with
@@ -86,7 +86,7 @@ const FIXTURES = [
 /** Number of cases; 10,000 by default (CI). */
 const FUZZ_CASES = Number(process.env.FUZZ_CASES ?? 10000);
 const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 0x7b5f2024) >>> 0;
-const FUZZ_ONLY = process.env.FUZZ_ONLY === undefined ? undefined : Number(process.env.FUZZ_ONLY);
+const FUZZ_ONLY = process.env.FUZZ_ONLY === undefined ? undefined : process.env.FUZZ_ONLY.split(',').map(Number);
 /** Write every failing case (not only the first 20) to this file as JSON, for triage. */
 const FUZZ_FAILURES_FILE = process.env.FUZZ_FAILURES_FILE;
 /** A single case taking longer than this is a failure (a hang-like blowup). */
@@ -1087,8 +1087,8 @@ function childMain(indices: number[]): void {
     }
     send({ type: 'end', result: { ...info, outcome, error, ms, heapMb, got } });
   }
-  send({ type: 'done' });
-  process.disconnect();
+  // Disconnecting with messages still queued kills the child inside Node (channel is null).
+  process.send!({ type: 'done' } satisfies FromChild, () => process.disconnect());
 }
 
 /**
@@ -1148,7 +1148,7 @@ async function runLane(indices: number[], results: Result[], restarts: { n: numb
         setImmediate(() => {
           if (/heap out of memory|Allocation failed|ERR_WORKER_OUT_OF_MEMORY/.test(stderr)) {
             finish(`ran out of memory (${CHILD_HEAP_MB} MiB old generation): ${stderr.split('\n').find((l) => /out of memory|Allocation failed/.test(l))?.trim()}`, 'over-memory');
-          } else finish(`child exited (code ${code}, signal ${signal}) before finishing: ${stderr.trim().split('\n').slice(-3).join(' / ')}`);
+          } else finish(`child exited (code ${code}, signal ${signal}) before finishing: ${stderr.trim().split('\n').slice(-12).join(' / ')}`);
         });
       });
       child.send({ indices: rest });
@@ -1163,9 +1163,9 @@ async function runLane(indices: number[], results: Result[], restarts: { n: numb
 if (process.env.FUZZ_CHILD !== '1') {
   test(`fuzz: ${FUZZ_CASES} cases through every parser, decoder, C dump, package reader and binding generator`, { timeout: 30 * 60_000 }, async () => {
     assert.ok(FUZZ_CASES > 0, 'FUZZ_CASES must be positive');
-    const nchildren = FUZZ_ONLY !== undefined ? 1 : Math.max(1, Math.min(2, availableParallelism()));
+    const nchildren = FUZZ_ONLY !== undefined && FUZZ_ONLY.length === 1 ? 1 : Math.max(1, Math.min(2, availableParallelism()));
     const t0 = performance.now();
-    const all = FUZZ_ONLY !== undefined ? [FUZZ_ONLY] : Array.from({ length: FUZZ_CASES }, (_, i) => i);
+    const all = FUZZ_ONLY !== undefined ? FUZZ_ONLY : Array.from({ length: FUZZ_CASES }, (_, i) => i);
     const results: Result[] = [];
     const restarts = { n: 0 };
     await Promise.all(Array.from({ length: nchildren }, (_, k) => runLane(all.filter((i) => i % nchildren === k), results, restarts)));

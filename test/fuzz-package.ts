@@ -210,7 +210,8 @@ export function mutatePackage(rng: FuzzRng, doc: Record<string, Json>, ctx: Pack
       return `${m}: variable ${String(v.name)}: ${JSON.stringify(v.cmdarg ?? v.value).slice(0, 100)}`;
     }
     case 'type-id': {
-      const ets = Array.isArray(meta.export_types) ? (meta.export_types as Record<string, Json>[]) : [];
+      // An earlier mutation may have left entries that are not objects.
+      const ets = Array.isArray(meta.export_types) ? (meta.export_types as Json[]).filter((e): e is Record<string, Json> => typeof e === 'object' && e !== null && !Array.isArray(e)) : [];
       if (!ets.length || rng.chance(0.3)) {
         meta.export_types = Array.from({ length: rng.pick([1, 2, 3]) }, () => ({ name: 'e', size: rng.pick<Json>([0, 8, 0xffffffff]), type_id: typeIdValue(), members: [] }));
         return `${m}: export_types = ${JSON.stringify(meta.export_types).slice(0, 120)}`;

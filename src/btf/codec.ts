@@ -217,6 +217,18 @@ export function memberBits(btf: Btf, m: Member, path: string): { shift: number; 
   throw new ParseError('BTF', `${path}: ${t.kind} member at bit offset ${m.bitOffset} is not byte-aligned`);
 }
 
+/**
+ * As memberBits, and checks that the member lies inside its struct or union of
+ * `structSize` bytes, as the kernel checks BTF ("Member exceeds struct_size"): generated
+ * code reads at constant offsets within the record's size and never checks a read.
+ */
+export function memberInside(btf: Btf, structSize: number, m: Member, path: string): { shift: number; size: number; signed: boolean } | undefined {
+  const bits = memberBits(btf, m, path);
+  const end = bits ? m.bitOffset + bits.shift + bits.size : m.bitOffset + btf.size(m.type) * 8;
+  if (end > structSize * 8) throw new ParseError('BTF', `${path}: member ends at bit ${end}, past the ${structSize} bytes of its struct`);
+  return bits;
+}
+
 /** Anonymous members (nested anonymous structs/unions) get positional keys. */
 export function memberKey(m: Member, i: number): string {
   return m.name || `__anon${i}`;

@@ -10,7 +10,7 @@
  * them), pointers as bigints, floats, nested objects and arrays. Generation walks types
  * to a bounded depth, so a struct that contains itself is a ParseError, not a stack overflow.
  */
-import { isBoolInt, isCharInt, memberBits, memberKey, readBits, readInt, type Btf } from '../btf/index.js';
+import { isBoolInt, isCharInt, memberBits, memberInside, memberKey, readBits, readInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
 
@@ -30,12 +30,20 @@ const MAX_DEPTH = 64;
 /** Arrays up to this many elements are written out element by element; longer ones loop. */
 const UNROLL = 8;
 /** Members and elements one decoder may read: bounds generated code for pathological BTF. */
-const MAX_READS = 1 << 16;
+const MAX_READS = 1 << 14;
+
+/**
+ * Values one record may decode to, loops multiplied out: the straight-line code is bounded
+ * by MAX_READS, its loops by this (a billion zero-sized elements would cost minutes and
+ * gigabytes for a record of a few bytes).
+ */
+const MAX_VALUES = 1 << 22;
 
 /** The source of a decoder for type `typeId`, named `name`. */
 export function decoderSource(btf: Btf, typeId: number, name = 'decode', opts: DecoderGenOptions = {}): DecoderSource {
   const g = new Generator(btf, opts);
   const expr = g.expr(typeId, 'o', 0, name);
+  checkValues(btf, [typeId], name);
   g.functions.push(`function ${name}(v, o) {\n  return ${expr};\n}`);
   return { tables: g.tables, functions: g.functions, entry: name };
 }
@@ -44,6 +52,7 @@ export function decoderSource(btf: Btf, typeId: number, name = 'decode', opts: D
 export function membersDecoderSource(btf: Btf, members: readonly { name: string; offset: number; typeId: number }[], name = 'decode', opts: DecoderGenOptions = {}): DecoderSource {
   const g = new Generator(btf, opts);
   const parts = members.map((m) => `${propertyName(m.name)}: ${g.expr(m.typeId, offset('o', m.offset), 1, `${name}.${m.name}`)}`);
+  checkValues(btf, members.map((m) => m.typeId), name);
   g.functions.push(`function ${name}(v, o) {\n  return {\n    ${parts.join(',\n    ')},\n  };\n}`);
   return { tables: g.tables, functions: g.functions, entry: name };
 }
@@ -56,8 +65,30 @@ export function membersDecoderSource(btf: Btf, members: readonly { name: string;
 export function jsonSource(btf: Btf, typeId: number, name = 'json', opts: DecoderGenOptions = {}): DecoderSource {
   const g = new JsonGenerator(btf, opts);
   const expr = g.expr(typeId, 'o', 0, name);
+  checkValues(btf, [typeId], name);
   g.functions.push(`function ${name}(v, o) {\n  return ${expr};\n}`);
   return { tables: g.tables, functions: g.functions, entry: name };
+}
+
+function checkValues(btf: Btf, typeIds: readonly number[], name: string): void {
+  const memo = new Map<number, number>();
+  let n = 0;
+  for (const id of typeIds) n += valueCount(btf, id, memo, 0);
+  if (n > MAX_VALUES) throw new TsbpfError(`${name}: a record of this type decodes to ${n > 1e15 ? 'over 10^15' : n} values, more than ${MAX_VALUES} (arrays of zero-sized elements?)`);
+}
+
+/** The values decoding `typeId` yields (1 per scalar, string, object and array); an empty array's element type is never read. */
+function valueCount(btf: Btf, typeId: number, memo: Map<number, number>, depth: number): number {
+  if (depth > MAX_DEPTH) throw new ParseError('BTF', `types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+  const id = btf.resolve(typeId);
+  const known = memo.get(id);
+  if (known !== undefined) return known;
+  const t = btf.type(id);
+  let n = 1;
+  if (t.kind === 'array' && t.nelems && !isCharInt(btf, t.type)) n += t.nelems * valueCount(btf, t.type, memo, depth + 1);
+  else if (t.kind === 'struct' || t.kind === 'union') for (const m of t.members) n += memberBits(btf, m, '') ? 1 : valueCount(btf, m.type, memo, depth + 1);
+  memo.set(id, n);
+  return n;
 }
 
 /** The helpers generated code calls (`h.NAME`); pure reads of the view. */
@@ -209,7 +240,7 @@ class Generator {
         const parts = t.members.map((m, i) => {
           const key = memberKey(m, i);
           const where = `${path}.${key}`;
-          const bits = memberBits(btf, m, where);
+          const bits = memberInside(btf, t.size, m, where);
           const value = bits
             ? `h.bits(v, ${at}, ${m.bitOffset + bits.shift}, ${bits.size}, ${bits.signed})`
             : this.expr(m.type, offset(at, m.bitOffset / 8), depth + 1, where);
@@ -304,7 +335,7 @@ class JsonGenerator {
         const parts = t.members.map((m, i) => {
           const key = memberKey(m, i);
           const where = `${path}.${key}`;
-          const bits = memberBits(btf, m, where);
+          const bits = memberInside(btf, t.size, m, where);
           const value = bits
             ? `h.jbits(v, ${at}, ${m.bitOffset + bits.shift}, ${bits.size}, ${bits.signed})`
             : this.expr(m.type, offset(at, m.bitOffset / 8), depth + 1, where);

@@ -9,7 +9,7 @@
  * Generated functions are `function NAME(v, o, x, p)`: view, offset, value, and the path
  * that errors name (built only when an error is thrown).
  */
-import { expected, isBoolInt, isCharInt, memberBits, memberKey, need, toBigInt, ValueError, writeBits, writeInt, type Btf } from '../btf/index.js';
+import { expected, isBoolInt, isCharInt, memberInside, memberKey, need, toBigInt, ValueError, writeBits, writeInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
 import { offset, type DecoderSource } from './decoder.js';
@@ -18,7 +18,7 @@ const MAX_DEPTH = 64;
 /** Arrays up to this many elements are written out element by element; longer ones loop. */
 const UNROLL = 8;
 /** Members and elements one encoder may write: bounds generated code for pathological BTF. */
-const MAX_WRITES = 1 << 16;
+const MAX_WRITES = 1 << 14;
 
 /** The source of an encoder for type `typeId`, named `name`. */
 export function encoderSource(btf: Btf, typeId: number, name = 'encode'): DecoderSource {
@@ -179,7 +179,7 @@ class EncoderGenerator {
         t.members.forEach((m, i) => {
           const key = memberKey(m, i);
           const mp = cat(p, `.${key}`);
-          const bits = memberBits(btf, m, pathText(mp));
+          const bits = memberInside(btf, t.size, m, pathText(mp));
           const e = this.local();
           out.push(`${ind}const ${e} = ${x}${access(key)};`);
           out.push(`${ind}if (${e} !== undefined || Object.hasOwn(${x}, ${JSON.stringify(key)})) {`);
