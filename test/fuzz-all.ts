@@ -42,6 +42,7 @@
  *   FUZZ_SEED   base seed (default 0x7b5f2024); a case's seed derives from it and its index
  *   FUZZ_ONLY   run only these case indexes, comma-separated (to reproduce failures)
  *   FUZZ_FAILURES_FILE  also write every failing case to this file as JSON
+ *   FUZZ_TRACE  1: every stage over 50 ms is written to stderr
  * Bounds (constants below): CASE_LIMIT_MS per case (over-time); HANG_MS after which the
  * watchdog kills the child running the case (over-time); each child runs with
  * --max-old-space-size=CHILD_HEAP_MB, and a child that dies out of memory counts its case
@@ -86,6 +87,9 @@ const FIXTURES = [
 /** Number of cases; 10,000 by default (CI). */
 const FUZZ_CASES = Number(process.env.FUZZ_CASES ?? 10000);
 const FUZZ_SEED = Number(process.env.FUZZ_SEED ?? 0x7b5f2024) >>> 0;
+/** Set: every stage that takes over 50 ms is written to stderr, and each case's time by kind of stage (to find what a slow case spends). */
+const FUZZ_TRACE = process.env.FUZZ_TRACE === '1';
+const stageMs = new Map<string, number>();
 const FUZZ_ONLY = process.env.FUZZ_ONLY === undefined ? undefined : process.env.FUZZ_ONLY.split(',').map(Number);
 /** Write every failing case (not only the first 20) to this file as JSON, for triage. */
 const FUZZ_FAILURES_FILE = process.env.FUZZ_FAILURES_FILE;
@@ -784,6 +788,7 @@ let typedErrors = 0;
  * error does not make the case a "typed error" case.
  */
 function attempt<T>(stage: string, fn: () => T, probe = false): T | undefined {
+  const t0 = FUZZ_TRACE ? performance.now() : 0;
   try {
     return fn();
   } catch (e) {
@@ -793,6 +798,13 @@ function attempt<T>(stage: string, fn: () => T, probe = false): T | undefined {
       return undefined;
     }
     throw new Unexpected(stage, e);
+  } finally {
+    if (FUZZ_TRACE) {
+      const ms = performance.now() - t0;
+      if (ms > (Number(process.env.FUZZ_TRACE_MS) || 50)) process.stderr.write(`fuzz: ${stage} took ${ms.toFixed(0)} ms\n`);
+      const kind = stage.replace(/\(\d+\)|\d+ bytes/g, 'N');
+      stageMs.set(kind, (stageMs.get(kind) ?? 0) + ms);
+    }
   }
 }
 
@@ -814,8 +826,12 @@ function randomView(n: number): DataView {
 function walkBtf(btf: Btf, rng: Rng, stage: string): void {
   const scratch = new Uint8Array(4096);
   for (let i = 0; i < scratch.length; i++) scratch[i] = rng.int(0, 255);
-  const n = Math.min(btf.count, 5000);
-  for (let id = 0; id < n; id++) {
+  // The fixture's types and the newest ones (which mutations add), 1,500 of each at most:
+  // each walk of a 30,000-deep chain costs 64 steps, and the case has a time bound.
+  const ids = new Set<number>();
+  for (let id = 0; id < Math.min(btf.count, 1500); id++) ids.add(id);
+  for (let id = Math.max(0, btf.count - 1500); id < btf.count; id++) ids.add(id);
+  for (const id of ids) {
     attempt(`${stage}: resolve(${id})`, () => btf.resolve(id), true);
     attempt(`${stage}: typeName(${id})`, () => btf.typeName(id), true);
     const size = attempt(`${stage}: size(${id})`, () => btf.size(id), true);
@@ -1076,6 +1092,11 @@ function childMain(indices: number[]): void {
       error = e instanceof Unexpected && e.cause instanceof Error ? `${e.message}\n${e.cause.stack}` : String((e as Error).stack ?? e);
     }
     const ms = performance.now() - t0;
+    if (FUZZ_TRACE) {
+      const top = [...stageMs].sort((a, b) => b[1] - a[1]).slice(0, 8);
+      process.stderr.write(`fuzz: case ${index} ${ms.toFixed(0)} ms: ${top.map(([k, v]) => `${k} ${v.toFixed(0)}`).join(', ')}\n`);
+      stageMs.clear();
+    }
     const heapMb = Math.max(0, memoryMb() - mem0);
     let outcome: Outcome = error ? 'uncaught' : typedErrors ? 'typed' : 'success';
     if (!error && ms > CASE_LIMIT_MS) {
@@ -1106,11 +1127,11 @@ async function runLane(indices: number[], results: Result[], restarts: { n: numb
       const child = fork(fileURLToPath(import.meta.url), [], {
         execArgv: [`--max-old-space-size=${CHILD_HEAP_MB}`],
         env: { ...process.env, FUZZ_CHILD: '1' },
-        stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
+        stdio: ['ignore', 'ignore', FUZZ_TRACE ? 'inherit' : 'pipe', 'ipc'],
         serialization: 'advanced',
       });
       let stderr = '';
-      child.stderr!.on('data', (d: Buffer) => {
+      child.stderr?.on('data', (d: Buffer) => {
         stderr = (stderr + d.toString()).slice(-4000);
       });
       let current: CaseInfo | undefined;

@@ -16,8 +16,12 @@ export class ValueError extends TsbpfError {
 
 /** Types nested deeper than this are a cycle (a struct that contains itself): corrupt BTF. */
 const MAX_DEPTH = 64;
-/** At least this many values may be decoded from any buffer (more for large buffers). */
-const MIN_DECODE_BUDGET = 1 << 20;
+/**
+ * At least this many values may be decoded from any buffer, and 8 per byte of larger ones
+ * (one per bit is the most well-formed BTF yields): what stops arrays of zero-sized
+ * elements from costing a fifth of a second per value of no bytes.
+ */
+const MIN_DECODE_BUDGET = 1 << 16;
 
 interface DecodeCtx {
   view: DataView;
