@@ -1,5 +1,5 @@
 /**
- * Structure-aware BTF mutations for the fuzz suite (test/fuzz-all.ts): edits of the
+ * Structure-aware BTF mutations for the fuzz suite (test/fuzz.test.ts): edits of the
  * parsed type graph (sizes of 0xffffffff, huge element counts, structs and typedefs that
  * contain themselves, long chains, 65535 members, long or duplicate names), re-encoded with
  * encodeBtf; attacks on encoded string tables (no NUL terminator, every name at one long

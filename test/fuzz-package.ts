@@ -1,5 +1,5 @@
 /**
- * Structure-aware mutations of eunomia package.json for the fuzz suite (test/fuzz-all.ts):
+ * Structure-aware mutations of eunomia package.json for the fuzz suite (test/fuzz.test.ts):
  * deep nesting (up to 100k levels), huge and non-integer numbers, wrong types, missing
  * keys, long strings, huge arrays, multiple-export configs and stack-trace interpreters
  * with bad ids and offsets, cmdarg defaults of the wrong type, corrupt base64/zlib, a zlib

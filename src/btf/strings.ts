@@ -1,4 +1,4 @@
-import { ByteView, decodeName, StringSection } from '../binary.js';
+import { ByteView, StringSection } from '../binary.js';
 import { ParseError } from '../errors.js';
 
 /**
@@ -8,7 +8,8 @@ import { ParseError } from '../errors.js';
 export class StringTable {
   private readonly original: StringSection;
   private readonly appendedAt = new Map<number, string>();
-  private index?: Map<string, number>;
+  /** Each string read or appended -> its first offset. */
+  private readonly index = new Map<string, number>();
   private appended: string[] = [];
   private appendedSize = 0;
 
@@ -21,26 +22,24 @@ export class StringTable {
     if (!Number.isInteger(offset) || offset < 0 || offset >= this.bytes.byteLength + this.appendedSize) {
       throw new ParseError('BTF', `string offset ${offset} is outside the string section (${this.bytes.byteLength} bytes)`);
     }
-    if (offset < this.bytes.byteLength) return this.original.get(offset, 'name');
+    if (offset < this.bytes.byteLength) {
+      const s = this.original.get(offset, 'name');
+      if (!this.index.has(s)) this.index.set(s, offset);
+      return s;
+    }
     const s = this.appendedAt.get(offset);
     if (s !== undefined) return s;
     throw new ParseError('BTF', `string offset ${offset} points into the middle of a string`);
   }
 
-  /** The offset of `s`, appending it when the table lacks it. */
+  /**
+   * The offset of `s`: where it was first read from (so a parsed BTF encodes to its own
+   * offsets), or where it was appended; a string never read is appended, even if the
+   * table holds it (a few bytes, where indexing every string of a large table costs a
+   * second per million).
+   */
   add(s: string): number {
     if (s === '') return 0;
-    if (!this.index) {
-      this.index = new Map();
-      let start = 0;
-      for (let i = 0; i < this.bytes.byteLength; i++) {
-        if (this.bytes[i] === 0) {
-          const str = decodeName(this.bytes.subarray(start, i));
-          if (!this.index.has(str)) this.index.set(str, start);
-          start = i + 1;
-        }
-      }
-    }
     const found = this.index.get(s);
     if (found !== undefined) return found;
     const off = this.bytes.byteLength + this.appendedSize;
