@@ -311,12 +311,12 @@ test('corrupt type graphs end in a TsbpfError, not a stack overflow or a hang', 
   const self = makeBtf();
   const loop = self.add({ kind: 'struct', name: 'loop', size: 8, kflag: false, members: [m('again', 0, 0)] });
   (self.types[loop] as { members: Member[] }).members[0]!.type = loop;
-  assert.throws(() => dec(self, loop, new Uint8Array(8)), (e: unknown) => e instanceof ParseError && /nest deeper than 64/.test(e.message));
+  assert.throws(() => dec(self, loop, new Uint8Array(8)), (e: unknown) => e instanceof ParseError && /nest deeper than 32/.test(e.message));
   // A finite value encodes; a value that contains itself meets the same depth guard.
   encodeValue(self, loop, { again: { again: {} } }, new DataView(new ArrayBuffer(8)));
   const cyclic: Record<string, unknown> = {};
   cyclic.again = cyclic;
-  assert.throws(() => encodeValue(self, loop, cyclic, new DataView(new ArrayBuffer(8))), (e: unknown) => e instanceof TsbpfError && /nest deeper than 64/.test(e.message));
+  assert.throws(() => encodeValue(self, loop, cyclic, new DataView(new ArrayBuffer(8))), (e: unknown) => e instanceof TsbpfError && /nest deeper than 32/.test(e.message));
 
   // 4 billion zero-sized elements: refused up front, not allocated.
   const empty = makeBtf();

@@ -52,7 +52,7 @@ const WRONG: Json[] = [null, true, false, 0, -1, 1.5, '', 'x', [], {}, [null], {
 const NUMBERS = ['1e308', '1e999', '-1e999', '-0', '4294967295', '4294967296', '9007199254740993', '18446744073709551616', '123456789012345678901234567890', '1e-400', '2.5', '-2147483649', '0.0'];
 
 let bomb: string | undefined;
-/** base64 of zlib data that inflates to 300 MiB of zeros (past the reader's 256 MiB cap). */
+/** base64 of zlib data that inflates to 300 MiB of zeros (past the reader's 64 MiB cap). */
 function zlibBomb(): string {
   bomb ??= deflateSync(Buffer.alloc(300 << 20), { level: 9 }).toString('base64');
   return bomb;

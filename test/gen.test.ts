@@ -131,7 +131,7 @@ test('generated encoders are straight-line: typed writes at constant offsets, ra
   const loop = new Btf([{ kind: 'void', name: '' }], StringTable.empty());
   const l = loop.add({ kind: 'struct', name: 'loop', size: 8, kflag: false, members: [{ name: 'again', type: 0, bitOffset: 0, bitfieldSize: 0 }] });
   (loop.types[l] as { members: Member[] }).members[0]!.type = l;
-  assert.throws(() => compileEncoderSource(encoderSource(loop, l)), (e: unknown) => e instanceof ParseError && /nest deeper than 64/.test(e.message));
+  assert.throws(() => compileEncoderSource(encoderSource(loop, l)), (e: unknown) => e instanceof ParseError && /nest deeper than 32/.test(e.message));
 });
 
 test('generated code is straight-line: one literal per struct, typed reads at constant offsets, enum tables, loops only for long arrays', () => {
@@ -164,7 +164,7 @@ test('a struct that contains itself is a ParseError, not a stack overflow', () =
   const btf = new Btf([{ kind: 'void', name: '' }], StringTable.empty());
   const loop = btf.add({ kind: 'struct', name: 'loop', size: 8, kflag: false, members: [{ name: 'again', type: 0, bitOffset: 0, bitfieldSize: 0 }] });
   (btf.types[loop] as { members: Member[] }).members[0]!.type = loop;
-  assert.throws(() => compileDecoder(btf, loop), (e: unknown) => e instanceof ParseError && /nest deeper than 64/.test(e.message));
+  assert.throws(() => compileDecoder(btf, loop), (e: unknown) => e instanceof ParseError && /nest deeper than 32/.test(e.message));
 });
 
 /** The committed bindings and what each is generated from (`tsbpf gen FILE -o examples/gen/NAME.ts`). */

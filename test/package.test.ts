@@ -262,8 +262,9 @@ test('read errors: corrupt base64, corrupt zlib, not an ELF', () => {
   doc.bpf_object_size = 5;
   throwsPackage(doc, /bpf_object is not a valid BPF object: /);
   // A zlib bomb: 300 MiB of zeros in a few hundred KiB is refused, not inflated.
+  delete doc.bpf_object_size;
   doc.bpf_object = deflateSync(Buffer.alloc(300 << 20)).toString('base64');
-  throwsPackage(doc, /bpf_object inflates to more than 256 MiB/);
+  throwsPackage(doc, /bpf_object inflates to more than 64 MiB/);
 });
 
 test('read errors: bpf_object_size mismatch or malformed', () => {
@@ -272,6 +273,11 @@ test('read errors: bpf_object_size mismatch or malformed', () => {
   doc.bpf_object_size = size + 1;
   const e = throwsPackage(doc, new RegExp(`bpf_object_size says ${size + 1} but the object is ${size} bytes`));
   assert.equal(e.message, `package: bpf_object_size says ${size + 1} but the object is ${size} bytes`);
+  // Declared smaller: inflating stops one byte past it.
+  doc.bpf_object_size = size - 1;
+  throwsPackage(doc, new RegExp(`^package: bpf_object_size says ${size - 1} but the object is ${size} bytes$`));
+  doc.bpf_object_size = size - 2;
+  throwsPackage(doc, new RegExp(`^package: bpf_object_size says ${size - 2} but the object inflates to more$`));
   doc.bpf_object_size = '5008';
   throwsPackage(doc, /bpf_object_size is "5008", not a byte count/);
   doc.bpf_object_size = -1;

@@ -14,14 +14,24 @@ export class ValueError extends TsbpfError {
   override name = 'ValueError';
 }
 
-/** Types nested deeper than this are a cycle (a struct that contains itself): corrupt BTF. */
-const MAX_DEPTH = 64;
 /**
- * At least this many values may be decoded from any buffer, and 8 per byte of larger ones
- * (one per bit is the most well-formed BTF yields): what stops arrays of zero-sized
- * elements from costing a fifth of a second per value of no bytes.
+ * Types nest at most this deep in a value, as the kernel's BTF checks (MAX_RESOLVE_DEPTH):
+ * deeper is a type that contains itself. Shared by every walk of values (codec, generated
+ * decoders and encoders, bindings).
  */
-const MIN_DECODE_BUDGET = 1 << 16;
+export const MAX_NESTING = 32;
+
+/** The ParseError of a type nested past MAX_NESTING at `where`. */
+export function checkNesting(depth: number, where: string): void {
+  if (depth > MAX_NESTING) throw new ParseError('BTF', `${where}: types nest deeper than ${MAX_NESTING} (a type that contains itself?)`);
+}
+/**
+ * The values one decode may yield: this many, plus 8 per byte of the buffer (one per bit
+ * is the most well-formed BTF yields, besides empty structs): work in proportion to the
+ * bytes, where overlapping or zero-sized members (65,535 of them, or a billion zero-sized
+ * elements) would cost milliseconds to seconds for a value of no bytes.
+ */
+const DECODE_BUDGET = 4096;
 
 interface DecodeCtx {
   view: DataView;
@@ -35,11 +45,11 @@ interface DecodeCtx {
  * itself is a ParseError.
  */
 export function decodeValue(btf: Btf, typeId: number, view: DataView, offset = 0): unknown {
-  return decode(btf, typeId, { view, left: Math.max(MIN_DECODE_BUDGET, view.byteLength * 8) }, offset, 'value', 0);
+  return decode(btf, typeId, { view, left: DECODE_BUDGET + view.byteLength * 8 }, offset, 'value', 0);
 }
 
 function decode(btf: Btf, typeId: number, ctx: DecodeCtx, offset: number, path: string, depth: number): unknown {
-  if (depth > MAX_DEPTH) throw new ParseError('BTF', `${path}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+  checkNesting(depth, path);
   if (--ctx.left < 0) throw new ValueError(`${path}: too many values to decode (overlapping or zero-sized members?)`);
   const { view } = ctx;
   const id = btf.resolve(typeId);
@@ -117,7 +127,7 @@ export function encodeValue(btf: Btf, typeId: number, value: unknown, view: Data
 }
 
 function encode(btf: Btf, typeId: number, value: unknown, view: DataView, offset: number, path: string, depth: number): void {
-  if (depth > MAX_DEPTH) throw new ParseError('BTF', `${path}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+  checkNesting(depth, path);
   const id = btf.resolve(typeId);
   const t = btf.type(id);
   switch (t.kind) {

@@ -10,7 +10,7 @@
  * them), pointers as bigints, floats, nested objects and arrays. Generation walks types
  * to a bounded depth, so a struct that contains itself is a ParseError, not a stack overflow.
  */
-import { isBoolInt, isCharInt, memberBits, memberInside, memberKey, readBits, readInt, type Btf } from '../btf/index.js';
+import { checkNesting, isBoolInt, isCharInt, memberBits, memberInside, memberKey, readBits, readInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
 
@@ -26,7 +26,6 @@ export interface DecoderSource {
   entry: string;
 }
 
-const MAX_DEPTH = 64;
 /** Arrays up to this many elements are written out element by element; longer ones loop. */
 const UNROLL = 8;
 /** Members and elements one decoder may read: bounds generated code for pathological BTF. */
@@ -79,7 +78,7 @@ function checkValues(btf: Btf, typeIds: readonly number[], name: string): void {
 
 /** The values decoding `typeId` yields (1 per scalar, string, object and array); an empty array's element type is never read. */
 function valueCount(btf: Btf, typeId: number, memo: Map<number, number>, depth: number): number {
-  if (depth > MAX_DEPTH) throw new ParseError('BTF', `types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+  checkNesting(depth, 'record');
   const id = btf.resolve(typeId);
   const known = memo.get(id);
   if (known !== undefined) return known;
@@ -203,7 +202,7 @@ class Generator {
 
   /** The expression of the value of `typeId` at offset expression `at`. */
   expr(typeId: number, at: string, depth: number, path: string): string {
-    if (depth > MAX_DEPTH) throw new ParseError('BTF', `${path}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+    checkNesting(depth, path);
     if (++this.reads > MAX_READS) throw new TsbpfError(`${path}: more than ${MAX_READS} members and elements to decode: too large for one decoder`);
     const btf = this.btf;
     const id = btf.resolve(typeId);
@@ -298,7 +297,7 @@ class JsonGenerator {
   constructor(private readonly btf: Btf, private readonly opts: DecoderGenOptions) {}
 
   expr(typeId: number, at: string, depth: number, path: string): string {
-    if (depth > MAX_DEPTH) throw new ParseError('BTF', `${path}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+    checkNesting(depth, path);
     if (++this.reads > MAX_READS) throw new TsbpfError(`${path}: more than ${MAX_READS} members and elements to write: too large for one writer`);
     const btf = this.btf;
     const id = btf.resolve(typeId);

@@ -9,12 +9,11 @@
  * Generated functions are `function NAME(v, o, x, p)`: view, offset, value, and the path
  * that errors name (built only when an error is thrown).
  */
-import { expected, isBoolInt, isCharInt, memberInside, memberKey, need, toBigInt, ValueError, writeBits, writeInt, type Btf } from '../btf/index.js';
+import { checkNesting, expected, isBoolInt, isCharInt, memberInside, memberKey, need, toBigInt, ValueError, writeBits, writeInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
 import { offset, type DecoderSource } from './decoder.js';
 
-const MAX_DEPTH = 64;
 /** Arrays up to this many elements are written out element by element; longer ones loop. */
 const UNROLL = 8;
 /** Members and elements one encoder may write: bounds generated code for pathological BTF. */
@@ -110,7 +109,7 @@ class EncoderGenerator {
    * offset expression `at`; `p` is the expression of its path, evaluated only on errors.
    */
   write(typeId: number, x: string, at: string, p: string, depth: number, out: string[], ind: string): void {
-    if (depth > MAX_DEPTH) throw new ParseError('BTF', `${pathText(p)}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+    checkNesting(depth, pathText(p));
     if (++this.writes > MAX_WRITES) throw new TsbpfError(`${pathText(p)}: more than ${MAX_WRITES} members and elements to encode: too large for one encoder`);
     const btf = this.btf;
     const id = btf.resolve(typeId);

@@ -6,7 +6,7 @@
  * variables as `Variable<T>`, typed `.rodata` settings before load, and an EventStream
  * per ring buffer or perf event array. Deterministic: the same object gives the same text.
  */
-import { isBoolInt, isCharInt, type Btf } from '../btf/index.js';
+import { checkNesting, isBoolInt, isCharInt, type Btf } from '../btf/index.js';
 import { ParseError, TsbpfError } from '../errors.js';
 import { parseObject, type MapSpec, type ObjectSpec } from '../object/index.js';
 import { DUMMY_VARIABLE, headerStructIds } from '../package/index.js';
@@ -30,7 +30,6 @@ export interface GenOptions {
   source?: string;
 }
 
-const MAX_DEPTH = 64;
 const PER_CPU = new Set<number>([C.BPF_MAP_TYPE_PERCPU_HASH, C.BPF_MAP_TYPE_PERCPU_ARRAY, C.BPF_MAP_TYPE_LRU_PERCPU_HASH, C.BPF_MAP_TYPE_PERCPU_CGROUP_STORAGE]);
 const STREAM = new Set<number>([C.BPF_MAP_TYPE_RINGBUF, C.BPF_MAP_TYPE_PERF_EVENT_ARRAY]);
 
@@ -196,7 +195,7 @@ class TsTypes {
   }
 
   type(typeId: number, depth: number): string {
-    if (depth > MAX_DEPTH) throw new ParseError('BTF', `type ${typeId}: types nest deeper than ${MAX_DEPTH} (a type that contains itself?)`);
+    checkNesting(depth, `type ${typeId}`);
     const btf = this.btf;
     const id = btf.resolve(typeId);
     const t = btf.type(id);

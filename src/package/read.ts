@@ -111,7 +111,8 @@ export function readPackage(input: string | Uint8Array | object): Package {
 
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 
-const MAX_OBJECT_BYTES = 256 << 20;
+/** The largest object a package may inflate to (the largest BPF objects are a few MiB). */
+const MAX_OBJECT_BYTES = 64 << 20;
 
 function decodeObject(doc: Obj): Uint8Array {
   const b64 = doc.bpf_object;
@@ -127,21 +128,24 @@ function decodeObject(doc: Obj): Uint8Array {
         : `bpf_object is not valid base64: ${compact.length} characters is not a padded multiple of 4`,
     );
   }
+  const size = doc.bpf_object_size;
+  if (size !== undefined && (typeof size !== 'number' || !Number.isInteger(size) || size < 0)) {
+    throw new PackageError(`bpf_object_size is ${quoted(size)}, not a byte count`);
+  }
+  // zlib inflates up to ~1000:1, so the output is capped, at the declared size when there
+  // is one (one byte over it tells a larger object), else at MAX_OBJECT_BYTES.
+  const limit = size !== undefined && size < MAX_OBJECT_BYTES ? size + 1 : MAX_OBJECT_BYTES;
   let bytes: Buffer;
   try {
-    // A cap, so a hostile package cannot inflate into gigabytes; BPF objects are small.
-    bytes = process.getBuiltinModule('node:zlib').inflateSync(Buffer.from(compact, 'base64'), { maxOutputLength: MAX_OBJECT_BYTES });
+    bytes = process.getBuiltinModule('node:zlib').inflateSync(Buffer.from(compact, 'base64'), { maxOutputLength: limit });
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+      if (limit !== MAX_OBJECT_BYTES) throw new PackageError(`bpf_object_size says ${size} but the object inflates to more`, { cause: e });
       throw new PackageError(`bpf_object inflates to more than ${MAX_OBJECT_BYTES >> 20} MiB, which is no BPF object`, { cause: e });
     }
     throw new PackageError(`bpf_object is not zlib-compressed data (${(e as Error).message})`, { cause: e });
   }
-  const size = doc.bpf_object_size;
   if (size !== undefined) {
-    if (typeof size !== 'number' || !Number.isInteger(size) || size < 0) {
-      throw new PackageError(`bpf_object_size is ${quoted(size)}, not a byte count`);
-    }
     if (size !== bytes.byteLength) {
       throw new PackageError(`bpf_object_size says ${size} but the object is ${bytes.byteLength} bytes`);
     }
