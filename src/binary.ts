@@ -97,6 +97,11 @@ export class StringSection {
     this.budget = 4 * bytes.byteLength + (1 << 20);
   }
 
+  /** The strings decoded so far, by offset, in the order they were first read. */
+  decoded(): IterableIterator<[number, string]> {
+    return this.cache.entries();
+  }
+
   get(off: number, ctx = 'string'): string {
     let s = this.cache.get(off);
     if (s !== undefined) return s;

@@ -1,3 +1,5 @@
+import { TsbpfError } from './errors.js';
+
 /**
  * Text that came from input (process names, package strings, section and symbol names)
  * made safe to show: on a terminal it must not act (escape sequences), and in an error it
@@ -63,3 +65,30 @@ export function messageText(message: string): string {
     })
     .join('\n');
 }
+
+/**
+ * The most text one dump or generated source may hold. Its size comes from names in the
+ * input, which may repeat: one 64 KiB name in 65,535 places would be 4 GB. vmlinux.h is
+ * about 4 MB.
+ */
+export const MAX_OUTPUT_TEXT = 64 << 20;
+
+/** Counts the characters of generated text against MAX_OUTPUT_TEXT; past it, a TsbpfError naming `what`. */
+export class TextBudget {
+  private left = MAX_OUTPUT_TEXT;
+
+  constructor(private readonly what: string) {}
+
+  /** Counts `n` characters about to be written. */
+  charge(n: number): void {
+    this.left -= n;
+    if (this.left < 0) throw new TsbpfError(`${this.what} would be more than ${MAX_OUTPUT_TEXT >> 20} MiB of text (long names used many times?)`);
+  }
+
+  /** `s`, counted. */
+  take(s: string): string {
+    this.charge(s.length);
+    return s;
+  }
+}
+

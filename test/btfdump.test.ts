@@ -905,3 +905,11 @@ test('tsbpf btf dump: a missing file, a file that is not BTF, corrupt BTF, an EL
     assert.equal(r.stdout, '');
   }
 });
+
+test('a 60 KiB name used by 2,000 members: the C and raw dumps stop at 64 MiB of text with one typed error', () => {
+  const long = 'n'.repeat(60 * 1024);
+  const members: Member[] = Array.from({ length: 2000 }, (_, i) => ({ name: long, type: 1, bitOffset: i * 32, bitfieldSize: 0 }));
+  const btf = btfOf(int(), { kind: 'struct', name: 'wide', size: 8000, kflag: false, members });
+  assert.throws(() => dumpRaw(btf), (e: unknown) => e instanceof Error && e.name === 'TsbpfError' && /^the raw dump would be more than 64 MiB of text/.test(e.message));
+  assert.throws(() => dumpC(btf), (e: unknown) => e instanceof Error && e.name === 'TsbpfError' && /^the C dump would be more than 64 MiB of text/.test(e.message));
+});

@@ -350,3 +350,11 @@ test('parseTraceLine: trace_pipe lines with and without irq flags, tgid, dashes 
   assert.deepEqual(parseTraceLine('  my-tool-7 (    7) [003] .N..1 10.5: sched_switch: prev=a'), { time: 10.5, task: 'my-tool', pid: 7, cpu: 3, message: 'sched_switch: prev=a' });
   assert.deepEqual(parseTraceLine('CPU:1 [LOST 3 EVENTS]'), { time: null, task: null, pid: null, cpu: null, message: 'CPU:1 [LOST 3 EVENTS]' });
 });
+
+test('a 0-byte bool int (which the kernel accepts) decodes as 0 from no bytes, in the codec and in compiled code', async () => {
+  const { compileCodec } = await import('../src/decode/index.js');
+  const btf = makeBtf();
+  const zero = btf.add(int('b0', 0, BTF_INT_BOOL, 0));
+  assert.equal(dec(btf, zero, new Uint8Array(0)), 0);
+  assert.equal(compileCodec(btf, zero).decode(new DataView(new ArrayBuffer(0)), 0), 0);
+});

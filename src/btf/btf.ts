@@ -415,7 +415,8 @@ export function isSignedInt(btf: Btf, id: number): boolean {
 
 export function isBoolInt(btf: Btf, id: number): boolean {
   const t = btf.type(btf.resolve(id));
-  return t.kind === 'int' && (t.encoding & BTF_INT_BOOL) !== 0;
+  // A 0-byte int holds no bool to read (the kernel accepts it: 0 bits fit in 0 bytes).
+  return t.kind === 'int' && (t.encoding & BTF_INT_BOOL) !== 0 && t.size > 0;
 }
 
 /** A struct or union by id after resolving typedefs; ParseError otherwise. */

@@ -23,6 +23,7 @@
  * is a pointer on BPF, and padding keeps the members after a va_list at BTF's offsets.
  */
 import { ParseError } from '../errors.js';
+import { TextBudget } from '../text.js';
 import type { Btf } from './btf.js';
 import {
   BTF_INT_BOOL, BTF_INT_CHAR, BTF_INT_SIGNED,
@@ -68,6 +69,7 @@ export class CDumper {
   private readonly layoutCache = new Map<number, StructLayout>();
   private queue: number[] = [];
   private out: string[] = [];
+  private readonly budget = new TextBudget('the C dump');
   private dumped = false;
 
   constructor(readonly btf: Btf) {
@@ -89,7 +91,7 @@ export class CDumper {
     const header = opts.header ?? true;
     const guard = opts.guard ?? '__VMLINUX_H__';
     if (header) {
-      this.out.push(
+      this.write(
         `#ifndef ${guard}\n#define ${guard}\n\n`,
         '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n',
         '#pragma clang attribute push (__attribute__((preserve_access_index)), apply_to = record)\n',
@@ -107,12 +109,22 @@ export class CDumper {
       throw e;
     }
     if (header) {
-      this.out.push(
+      this.write(
         '#ifndef BPF_NO_PRESERVE_ACCESS_INDEX\n#pragma clang attribute pop\n#endif\n\n',
         `#endif /* ${guard} */\n`,
       );
     }
     return this.out.join('');
+  }
+
+  /**
+   * Output, counted against the budget. Definitions are counted as they are built too (a
+   * member line at a time: one struct of 65,535 members named by a 64 KiB name is
+   * gigabytes before it is written), so their text counts twice.
+   */
+  private write(...parts: string[]): void {
+    for (const p of parts) this.budget.charge(p.length);
+    this.out.push(...parts);
   }
 
   /** The C spelling of a type's name as the dump wrote it ('' for anonymous types); ask after dump(). */
@@ -231,11 +243,11 @@ export class CDumper {
       if (t.kind === 'struct' || t.kind === 'union') {
         if (id === contId) return; // referring to the struct we are inside of
         if (!t.name) throw new ParseError('BTF', `anonymous ${t.kind} [${id}] contains itself`);
-        this.out.push(`${this.structFwd(id, t)};\n\n`);
+        this.write(`${this.structFwd(id, t)};\n\n`);
         this.fwdEmitted[id] = 1;
       } else if (t.kind === 'typedef') {
         // A typedef in a loop: its definition serves as the forward declaration.
-        if (!isBuiltinTypedef(t.name)) this.out.push(`${this.typedefDef(id, t.type, 0)};\n\n`);
+        if (!isBuiltinTypedef(t.name)) this.write(`${this.typedefDef(id, t.type, 0)};\n\n`);
         this.fwdEmitted[id] = 1;
       }
       return;
@@ -243,12 +255,12 @@ export class CDumper {
     switch (t.kind) {
       case 'int': {
         const alias = MISSING_BASE_TYPES[t.name];
-        if (alias) this.out.push(`typedef ${alias} ${t.name};\n\n`);
+        if (alias) this.write(`typedef ${alias} ${t.name};\n\n`);
         this.emitState[id] = 2;
         break;
       }
       case 'enum': case 'enum64':
-        if (contId === 0) this.out.push(`${this.enumDef(id, t, 0)};\n\n`);
+        if (contId === 0) this.write(`${this.enumDef(id, t, 0)};\n\n`);
         this.emitState[id] = 2;
         break;
       case 'ptr': case 'const': case 'volatile': case 'restrict': case 'type_tag':
@@ -258,13 +270,13 @@ export class CDumper {
         this.emit(t.type, contId);
         break;
       case 'fwd':
-        this.out.push(`${t.union ? 'union' : 'struct'} ${this.tagName(id)};\n\n`);
+        this.write(`${t.union ? 'union' : 'struct'} ${this.tagName(id)};\n\n`);
         this.emitState[id] = 2;
         break;
       case 'typedef':
         this.emitState[id] = 1;
         this.emit(t.type, id);
-        if (!this.fwdEmitted[id] && !isBuiltinTypedef(t.name)) this.out.push(`${this.typedefDef(id, t.type, 0)};\n\n`);
+        if (!this.fwdEmitted[id] && !isBuiltinTypedef(t.name)) this.write(`${this.typedefDef(id, t.type, 0)};\n\n`);
         this.emitState[id] = 2;
         break;
       case 'struct': case 'union': {
@@ -274,11 +286,11 @@ export class CDumper {
           const inner = t.name ? id : contId;
           for (const m of t.members) this.emit(m.type, inner);
         } else if (!this.fwdEmitted[id] && id !== contId) {
-          this.out.push(`${this.structFwd(id, t)};\n\n`);
+          this.write(`${this.structFwd(id, t)};\n\n`);
           this.fwdEmitted[id] = 1;
         }
         if (contId === 0) {
-          this.out.push(`${this.structDef(id, t, 0)};\n\n`);
+          this.write(`${this.structDef(id, t, 0)};\n\n`);
           this.emitState[id] = 2;
         } else {
           this.emitState[id] = 0;
@@ -346,7 +358,7 @@ export class CDumper {
       const value = BigInt(v.value);
       if (value < min) min = value;
       if (value > max) max = value;
-      s += `\n${pad}${vname} = ${enumLiteral(value, t.kind === 'enum64', t.signed)},`;
+      s += this.budget.take(`\n${pad}${vname} = ${enumLiteral(value, t.kind === 'enum64', t.signed)},`);
     }
     s += `\n${tabs(lvl)}}`;
     // The compiler sizes an enum by its values; force the size BTF gives where that differs.
@@ -368,7 +380,7 @@ export class CDumper {
       const { bitOffset, bitSize } = this.memberBits(m, t);
       const align = layout.packed ? 1 : this.alignOf(m.type);
       if (t.kind === 'struct') s += padding(off, bitOffset, align, prevBitfield && bitSize !== 0, pad);
-      s += `\n${pad}${this.decl(m.type, cIdent(m.name), lvl + 1)}`;
+      s += this.budget.take(`\n${pad}${this.decl(m.type, cIdent(m.name), lvl + 1)}`);
       if (bitSize) {
         s += `: ${bitSize}`;
         off = bitOffset + bitSize;
@@ -585,7 +597,7 @@ export class CDumper {
           // No parameters, or clang's single void parameter: (void). A trailing void is "...".
           if (ps.length === 0 || (ps.length === 1 && ps[0]!.type === 0)) return `${s}(void)`;
           const args = ps.map((p, i) =>
-            i === ps.length - 1 && p.type === 0 ? '...' : this.decl(p.type, cIdent(p.name), lvl));
+            i === ps.length - 1 && p.type === 0 ? '...' : this.budget.take(this.decl(p.type, cIdent(p.name), lvl)));
           return `${s}(${args.join(', ')})`;
         }
         default:
@@ -761,7 +773,9 @@ const VAR_LINKAGE = ['static', 'global', 'extern'];
  */
 export function dumpRaw(btf: Btf): string {
   const out: string[] = [];
-  const q = (name: string) => `'${name || '(anon)'}'`;
+  // Names are what can repeat past the input's size; the rest of a line is in proportion to it.
+  const budget = new TextBudget('the raw dump');
+  const q = (name: string) => budget.take(`'${name || '(anon)'}'`);
   for (let id = 1; id < btf.types.length; id++) {
     const t = btf.types[id]!;
     let s = `[${id}] ${t.kind.toUpperCase()} ${q(t.name)}`;

@@ -8,8 +8,9 @@ import { ParseError } from '../errors.js';
 export class StringTable {
   private readonly original: StringSection;
   private readonly appendedAt = new Map<number, string>();
-  /** Each string read or appended -> its first offset. */
+  /** Each string read (before the first add) or appended -> its first offset. */
   private readonly index = new Map<string, number>();
+  private indexed = false;
   private appended: string[] = [];
   private appendedSize = 0;
 
@@ -22,11 +23,7 @@ export class StringTable {
     if (!Number.isInteger(offset) || offset < 0 || offset >= this.bytes.byteLength + this.appendedSize) {
       throw new ParseError('BTF', `string offset ${offset} is outside the string section (${this.bytes.byteLength} bytes)`);
     }
-    if (offset < this.bytes.byteLength) {
-      const s = this.original.get(offset, 'name');
-      if (!this.index.has(s)) this.index.set(s, offset);
-      return s;
-    }
+    if (offset < this.bytes.byteLength) return this.original.get(offset, 'name');
     const s = this.appendedAt.get(offset);
     if (s !== undefined) return s;
     throw new ParseError('BTF', `string offset ${offset} points into the middle of a string`);
@@ -40,6 +37,11 @@ export class StringTable {
    */
   add(s: string): number {
     if (s === '') return 0;
+    if (!this.indexed) {
+      // The strings read so far, in the order they were first read.
+      for (const [off, str] of this.original.decoded()) if (!this.index.has(str)) this.index.set(str, off);
+      this.indexed = true;
+    }
     const found = this.index.get(s);
     if (found !== undefined) return found;
     const off = this.bytes.byteLength + this.appendedSize;

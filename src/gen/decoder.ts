@@ -13,6 +13,7 @@
 import { checkNesting, isBoolInt, isCharInt, memberBits, memberInside, memberKey, readBits, readInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
+import { quoted, TextBudget } from '../text.js';
 
 export interface DecoderGenOptions {
   /** Enums as ecli prints them: "NAME(value)", "<UNKNOWN_VARIANT>(value)". Default: the name, else the number. */
@@ -30,6 +31,8 @@ export interface DecoderSource {
 const UNROLL = 8;
 /** Members and elements one decoder may read: bounds generated code for pathological BTF. */
 const MAX_READS = 1 << 14;
+/** Enumerators in one decoder's tables (an enum may have 65,535; a thousand such enums are no record). */
+export const MAX_ENUM_ENTRIES = 1 << 17;
 
 /**
  * Values one record may decode to, loops multiplied out: the straight-line code is bounded
@@ -195,6 +198,9 @@ class Generator {
   readonly tables: string[] = [];
   readonly functions: string[] = [];
   private reads = 0;
+  /** Names from the input (keys, enumerators) in the source: they may repeat past its size. */
+  private readonly budget = new TextBudget('the decoder');
+  private enumEntries = 0;
   private readonly enums = new Map<number, string>();
   private readonly elems = new Map<number, string>();
 
@@ -243,7 +249,7 @@ class Generator {
           const value = bits
             ? `h.bits(v, ${at}, ${m.bitOffset + bits.shift}, ${bits.size}, ${bits.signed})`
             : this.expr(m.type, offset(at, m.bitOffset / 8), depth + 1, where);
-          return `${propertyName(key)}: ${value}`;
+          return `${this.budget.take(propertyName(key))}: ${value}`;
         });
         if (!parts.length) return '{}';
         const pad = '  '.repeat(depth + 2);
@@ -262,13 +268,15 @@ class Generator {
     name = `$E${id}`;
     this.enums.set(id, name);
     const big = t.kind === 'enum64' || t.size === 8;
+    this.enumEntries += t.values.length;
+    if (this.enumEntries > MAX_ENUM_ENTRIES) throw new TsbpfError(`enum ${quoted(t.name)}: more than ${MAX_ENUM_ENTRIES} enumerators in one decoder's tables: too large for one decoder`);
     const seen = new Set<string>();
     const entries: string[] = [];
     for (const e of t.values) {
       const key = String(e.value);
       if (seen.has(key)) continue; // the first name of a value, as the codec answers
       seen.add(key);
-      entries.push(`[${big ? `${key}n` : key}, ${JSON.stringify(e.name)}]`);
+      entries.push(this.budget.take(`[${big ? `${key}n` : key}, ${JSON.stringify(e.name)}]`));
     }
     this.tables.push(`const ${name} = new Map([${entries.join(', ')}]);`);
     return name;
@@ -291,6 +299,8 @@ class JsonGenerator {
   readonly tables: string[] = [];
   readonly functions: string[] = [];
   private reads = 0;
+  private readonly budget = new TextBudget('the JSON writer');
+  private enumEntries = 0;
   private readonly enums = new Map<number, string>();
   private readonly elems = new Map<number, string>();
 
@@ -338,7 +348,7 @@ class JsonGenerator {
           const value = bits
             ? `h.jbits(v, ${at}, ${m.bitOffset + bits.shift}, ${bits.size}, ${bits.signed})`
             : this.expr(m.type, offset(at, m.bitOffset / 8), depth + 1, where);
-          return `${JSON.stringify((i ? ',' : '{') + JSON.stringify(key) + ':')} + ${value}`;
+          return `${this.budget.take(JSON.stringify((i ? ',' : '{') + JSON.stringify(key) + ':'))} + ${value}`;
         });
         return `(\n${pad}${parts.join(` +\n${pad}`)} + '}')`;
       }
@@ -355,6 +365,8 @@ class JsonGenerator {
     name = `$J${id}`;
     this.enums.set(id, name);
     const big = t.kind === 'enum64' || t.size === 8;
+    this.enumEntries += t.values.length;
+    if (this.enumEntries > MAX_ENUM_ENTRIES) throw new TsbpfError(`enum ${quoted(t.name)}: more than ${MAX_ENUM_ENTRIES} enumerators in one decoder's tables: too large for one decoder`);
     const seen = new Set<string>();
     const entries: string[] = [];
     for (const e of t.values) {
@@ -362,7 +374,7 @@ class JsonGenerator {
       if (seen.has(key)) continue;
       seen.add(key);
       const text = this.opts.ecliEnums ? JSON.stringify(`${e.name}(${key})`) : JSON.stringify(e.name);
-      entries.push(`[${big ? `${key}n` : key}, ${JSON.stringify(text)}]`);
+      entries.push(this.budget.take(`[${big ? `${key}n` : key}, ${JSON.stringify(text)}]`));
     }
     this.tables.push(`const ${name} = new Map([${entries.join(', ')}]);`);
     return name;

@@ -12,7 +12,8 @@
 import { checkNesting, expected, isBoolInt, isCharInt, memberInside, memberKey, need, toBigInt, ValueError, writeBits, writeInt, type Btf } from '../btf/index.js';
 import { BTF_INT_SIGNED } from '../btf/types.js';
 import { ParseError, TsbpfError } from '../errors.js';
-import { offset, type DecoderSource } from './decoder.js';
+import { quoted, TextBudget } from '../text.js';
+import { MAX_ENUM_ENTRIES, offset, type DecoderSource } from './decoder.js';
 
 /** Arrays up to this many elements are written out element by element; longer ones loop. */
 const UNROLL = 8;
@@ -97,6 +98,9 @@ class EncoderGenerator {
   readonly tables: string[] = [];
   readonly functions: string[] = [];
   private writes = 0;
+  /** Names from the input (keys, enumerators) in the source: they may repeat past its size. */
+  private readonly budget = new TextBudget('the encoder');
+  private enumEntries = 0;
   private locals = 0;
   private readonly enums = new Map<number, string>();
   private readonly keySets = new Map<number, string>();
@@ -177,6 +181,7 @@ class EncoderGenerator {
         out.push(`${ind}if (typeof ${x} !== 'object' || ${x} === null || Array.isArray(${x})) w.object(${x}, ${p}, ${typeName});`);
         t.members.forEach((m, i) => {
           const key = memberKey(m, i);
+          this.budget.charge(3 * key.length); // read, tested and named in a path
           const mp = cat(p, `.${key}`);
           const bits = memberInside(btf, t.size, m, pathText(mp));
           const e = this.local();
@@ -207,13 +212,16 @@ class EncoderGenerator {
     name = `$N${id}`;
     this.enums.set(id, name);
     const big = t.kind === 'enum64' || t.size === 8;
+    this.enumEntries += t.values.length;
+    if (this.enumEntries > MAX_ENUM_ENTRIES) throw new TsbpfError(`enum ${quoted(t.name)}: more than ${MAX_ENUM_ENTRIES} enumerators in one encoder's tables: too large for one encoder`);
     const seen = new Set<string>();
     const entries: string[] = [];
     for (const e of t.values) {
       if (seen.has(e.name)) continue;
       seen.add(e.name);
-      entries.push(`[${JSON.stringify(e.name)}, ${big ? `${e.value}n` : e.value}]`);
+      entries.push(this.budget.take(`[${JSON.stringify(e.name)}, ${big ? `${e.value}n` : e.value}]`));
     }
+    this.budget.charge(t.values.reduce((n, x) => n + x.name.length + 2, 0));
     const names = JSON.stringify(t.values.map((x) => x.name).join(', '));
     this.tables.push(`const ${name} = { values: new Map([${entries.join(', ')}]), names: ${names} };`);
     return name;
@@ -226,6 +234,7 @@ class EncoderGenerator {
     if (t.kind !== 'struct' && t.kind !== 'union') throw new TsbpfError(`type ${id} is not a struct`);
     name = `$K${id}`;
     this.keySets.set(id, name);
+    this.budget.charge(t.members.reduce((n, m) => n + m.name.length + 3, 0));
     this.tables.push(`const ${name} = new Set(${JSON.stringify(t.members.map((m, i) => memberKey(m, i)))});`);
     return name;
   }
